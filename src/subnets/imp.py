@@ -51,7 +51,9 @@ def train_subnetwork(
     family = masks.infer_family(model)
     prunable = masks.prunable_parameters(model, family)
     if mask is not None:
-        masks.check_mask_fits(mask, prunable, path=mask_path, metadata=mask_metadata)
+        masks.check_mask_fits(
+            mask, prunable, path=mask_path, theta0_fingerprint=theta0_fingerprint, metadata=mask_metadata
+        )
     trainer = MaskedTrainer(
         model, task, tokenizer, data["train"], data["validation"], config, mask,
         description=description, progress=progress,

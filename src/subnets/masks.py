@@ -1,0 +1,392 @@
+"""Masks over the prunable weights: which weights are prunable, magnitude and random pruning, bit-packed
+mask files, and per-layer overlap.
+
+A mask maps parameter names to bool tensors of the parameters' shapes; True means the weight is kept.
+Every function that ranks or draws walks the parameters in sorted name order, so results depend only on the
+contents of the mappings, never on their insertion order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from subnets.io import atomic_path
+
+Mask = dict[str, torch.Tensor]
+NamedTensors = Union[torch.nn.Module, Mapping[str, torch.Tensor], Iterable[tuple[str, torch.Tensor]]]
+
+# The prunable weights of each model family: a parameter is prunable when one of its family's regexes matches
+# its whole name. The capturing groups of the matching regex, joined by ".", are the parameter's layer id.
+# BERT: the six encoder matrices of each layer and the pooler (if the task model has one), with or without the
+# "bert." prefix of the task models; never embeddings, biases, LayerNorm or task heads (classifier.*, cls.*).
+# T5 / mT5: q/k/v/o of self- and cross-attention and the feed-forward matrices (wi, or wi_0/wi_1 when gated,
+# and wo) of encoder and decoder blocks; never embeddings, layer norms, relative attention bias or lm_head.
+PRUNABLE_PATTERNS: dict[str, list[str]] = {
+    "bert": [
+        r"(?:bert\.)?encoder\.layer\.(\d+)\.(?:attention\.self\.(?:query|key|value)|attention\.output\.dense"
+        r"|intermediate\.dense|output\.dense)\.weight",
+        r"(?:bert\.)?(pooler)\.dense\.weight",
+    ],
+    "t5": [
+        r"(?:transformer\.)?(encoder|decoder)\.block\.(\d+)\.layer\.\d+\."
+        r"(?:(?:SelfAttention|EncDecAttention)\.[qkvo]|DenseReluDense\.(?:wi|wi_0|wi_1|wo))\.weight",
+    ],
+}
+
+# config.model_type -> key of PRUNABLE_PATTERNS
+MODEL_TYPE_FAMILIES = {"bert": "bert", "t5": "t5", "mt5": "t5"}
+
+# File format: one uint8 tensor holding the bits of every parameter in the order of the "names" metadata.
+FORMAT = "subnets.mask/1"
+PACKED_KEY = "packed_mask"
+
+
+def _named_tensors(model_or_named_params: NamedTensors) -> dict[str, torch.Tensor]:
+    """Accept a module, a name -> tensor mapping (e.g. a state dict) or (name, tensor) pairs alike."""
+    if isinstance(model_or_named_params, torch.nn.Module):
+        return dict(model_or_named_params.named_parameters())
+    return dict(model_or_named_params)
+
+
+def infer_family(model: torch.nn.Module) -> str:
+    """The key of PRUNABLE_PATTERNS for ``model``, from ``model.config.model_type``."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in MODEL_TYPE_FAMILIES:
+        raise ValueError(
+            f"cannot tell which weights are prunable for model_type {model_type!r}; "
+            f"known model types: {sorted(MODEL_TYPE_FAMILIES)}"
+        )
+    return MODEL_TYPE_FAMILIES[model_type]
+
+
+def _match(name: str, family: str | None = None) -> re.Match | None:
+    families = [family] if family is not None else list(PRUNABLE_PATTERNS)
+    for fam in families:
+        for pattern in PRUNABLE_PATTERNS[fam]:
+            match = re.fullmatch(pattern, name)
+            if match:
+                return match
+    return None
+
+
+def prunable_parameters(model_or_named_params: NamedTensors, family: str = "bert") -> dict[str, torch.Tensor]:
+    """The prunable parameters (or tensors, for a state dict), in the model's order.
+
+    Raises ValueError when none matches, which almost always means the wrong ``family``.
+    """
+    if family not in PRUNABLE_PATTERNS:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(PRUNABLE_PATTERNS)}")
+    named = _named_tensors(model_or_named_params)
+    prunable = {name: tensor for name, tensor in named.items() if _match(name, family)}
+    if not prunable:
+        raise ValueError(
+            f"no parameter matches the prunable patterns of family {family!r} "
+            f"(first names: {list(named)[:3]}); is it the right family?"
+        )
+    return prunable
+
+
+def prunable_shapes(model_or_named_params: NamedTensors, family: str = "bert") -> dict[str, torch.Size]:
+    """Shapes of the prunable parameters: all that :func:`random_mask` needs."""
+    return {name: tensor.shape for name, tensor in prunable_parameters(model_or_named_params, family).items()}
+
+
+def layer_of(name: str) -> str:
+    """Layer id of a prunable parameter: BERT "0", "1", ..., "pooler"; T5 "encoder.0", ..., "decoder.0", ..."""
+    match = _match(name)
+    if match is None:
+        raise ValueError(f"{name!r} is not a prunable parameter of any known family")
+    return ".".join(match.groups())
+
+
+def _check_same_layout(reference: Mapping[str, torch.Tensor], other: Mapping[str, torch.Tensor], what: str) -> None:
+    for name, tensor in reference.items():
+        if name not in other:
+            raise ValueError(f"{what} lacks parameter {name!r}")
+        if tuple(other[name].shape) != tuple(tensor.shape):
+            raise ValueError(
+                f"{what}: parameter {name!r} has shape {tuple(other[name].shape)}, expected {tuple(tensor.shape)}"
+            )
+    for name in other:
+        if name not in reference:
+            raise ValueError(f"{what} has an unexpected parameter {name!r}")
+
+
+def _count_to_remove(fraction: float, total: int, what: str) -> int:
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"{what} must lie in [0, 1], not {fraction}")
+    # Python's round, as torch.nn.utils.prune uses for fractional amounts.
+    return round(fraction * total)
+
+
+def magnitude_prune(
+    weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor] | None, prune_fraction: float
+) -> Mask:
+    """Remove ``round(prune_fraction * total entries)`` of the kept weights with the smallest |w|, globally.
+
+    The count is a share of the ORIGINAL total (all entries of ``weights``), so every IMP round removes the
+    same number of weights. Ties at the threshold are broken by position: the earliest entries (parameters in
+    sorted name order, then row-major index) go first. Works in one O(n) selection over the kept magnitudes
+    (no full sort); nothing is modified in place. ``mask=None`` means everything is kept.
+    """
+    names = sorted(weights)
+    if mask is None:
+        kept = {name: torch.ones(weights[name].shape, dtype=torch.bool) for name in names}
+    else:
+        _check_same_layout(weights, mask, "the mask")
+        kept = {name: mask[name].to(device="cpu", dtype=torch.bool) for name in names}
+    total = sum(weights[name].numel() for name in names)
+    kept_total = sum(int(kept[name].count_nonzero()) for name in names)
+    n_remove = _count_to_remove(prune_fraction, total, "prune_fraction")
+    if n_remove > kept_total:
+        raise ValueError(f"cannot remove {n_remove} weights: only {kept_total} of {total} are still kept")
+    if n_remove == 0:
+        return {name: kept[name].clone() for name in weights}
+
+    # float64 only when the weights need it: their magnitudes then keep their distinctness.
+    dtype = torch.float64 if any(weights[n].dtype == torch.float64 for n in names) else torch.float32
+
+    def magnitudes(name: str) -> torch.Tensor:
+        return weights[name].detach().to(device="cpu", dtype=dtype).abs()
+
+    # The kept magnitudes, concatenated; one pass per parameter keeps the temporaries small.
+    pool = torch.empty(kept_total, dtype=dtype)
+    offset = 0
+    for name in names:
+        values = magnitudes(name).masked_select(kept[name])
+        if not torch.isfinite(values).all():
+            raise ValueError(f"parameter {name!r} holds non-finite weights; refusing to rank them")
+        pool[offset : offset + values.numel()] = values
+        offset += values.numel()
+    flat = pool.numpy()
+    flat.partition(n_remove - 1)  # in place: the n_remove smallest now lead, the threshold at n_remove - 1
+    threshold = flat[n_remove - 1].item()
+    still_at_threshold = n_remove - int(np.count_nonzero(flat[: n_remove - 1] < threshold))
+    del pool, flat
+
+    pruned: Mask = {}
+    for name in names:
+        magnitude = magnitudes(name)
+        new = kept[name] & (magnitude > threshold)
+        ties = (kept[name] & (magnitude == threshold)).flatten().nonzero().flatten()
+        keep_ties = ties[still_at_threshold:]  # the earliest tied entries are removed
+        still_at_threshold = max(0, still_at_threshold - ties.numel())
+        new.view(-1)[keep_ties] = True
+        pruned[name] = new
+    return {name: pruned[name] for name in weights}
+
+
+def random_prune(mask: Mapping[str, torch.Tensor], target_sparsity: float, seed: int) -> Mask:
+    """Remove kept entries uniformly at random until ``round(target_sparsity * total)`` are removed.
+
+    Serves the paper's re-pruned baselines (footnote 9: a ticket at 10-40% pruned on at random to 50%).
+    Seeded by a private torch.Generator: the global RNG is left alone and the result is deterministic.
+    """
+    names = sorted(mask)
+    kept = {name: mask[name].to(device="cpu", dtype=torch.bool) for name in names}
+    total = sum(m.numel() for m in kept.values())
+    kept_total = sum(int(m.count_nonzero()) for m in kept.values())
+    n_remove = _count_to_remove(target_sparsity, total, "target_sparsity") - (total - kept_total)
+    if n_remove < 0:
+        raise ValueError(
+            f"the mask is already sparser ({(total - kept_total) / total:.4f}) than the target {target_sparsity}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    # Rank r of the kept entries (sorted name order, then row-major) is removed when chosen[r].
+    chosen = torch.zeros(kept_total, dtype=torch.bool)
+    chosen[torch.randperm(kept_total, generator=generator)[:n_remove]] = True
+    result: Mask = {}
+    offset = 0
+    for name in names:
+        flat_kept = kept[name].flatten()
+        count = int(flat_kept.count_nonzero())
+        new = flat_kept.clone()
+        new[flat_kept] = ~chosen[offset : offset + count]
+        offset += count
+        result[name] = new.view(kept[name].shape)
+    return {name: result[name] for name in mask}
+
+
+def random_mask(shapes: Mapping[str, Sequence[int]], sparsity: float, seed: int) -> Mask:
+    """A uniformly random mask with exactly ``round(sparsity * total)`` entries removed over all parameters."""
+    full = {name: torch.ones(tuple(shape), dtype=torch.bool) for name, shape in shapes.items()}
+    return random_prune(full, sparsity, seed)
+
+
+def kept_count(mask: Mapping[str, torch.Tensor]) -> int:
+    """Number of kept (True) entries over all parameters."""
+    return sum(int(m.count_nonzero()) for m in mask.values())
+
+
+def sparsity(mask: Mapping[str, torch.Tensor]) -> float:
+    """Share of entries removed."""
+    total = sum(m.numel() for m in mask.values())
+    if total == 0:
+        raise ValueError("the sparsity of an empty mask is undefined")
+    return 1.0 - kept_count(mask) / total
+
+
+def apply_mask_(named_params: NamedTensors, mask: Mapping[str, torch.Tensor]) -> None:
+    """Zero the pruned entries in place, so that theta0 * mask is what the model holds.
+
+    Uses a fill rather than a product so that a pruned NaN or inf still becomes exactly zero.
+    """
+    named = _named_tensors(named_params)
+    with torch.no_grad():
+        for name, m in mask.items():
+            if name not in named:
+                raise ValueError(f"the mask names a parameter the model does not have: {name!r}")
+            param = named[name]
+            param.masked_fill_(~m.to(device=param.device, dtype=torch.bool), 0)
+
+
+# ---------------------------------------------------------------------------------------------------- files
+
+_COMPUTED_KEYS = ("format", "names", "shapes", "sparsity", "kept_count")
+
+
+def _agrees(given: Any, computed: Any) -> bool:
+    if isinstance(given, float) or isinstance(computed, float):
+        return isinstance(given, (int, float)) and math.isclose(given, computed, rel_tol=0.0, abs_tol=1e-6)
+    return given == computed
+
+
+def save_mask(path: str | os.PathLike, mask: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]) -> None:
+    """Write ``mask`` as one bit per weight (safetensors, one packed uint8 tensor), atomically.
+
+    Metadata (e.g. theta0_fingerprint, task, language, seed, method) is stored JSON-encoded, every value,
+    strings included, so that :func:`load_mask` gives back exactly what was passed. Names, shapes, sparsity
+    and kept count are computed from the mask; a caller may pass them only if they agree.
+    """
+    names = list(mask)
+    bits = torch.cat([mask[name].to(device="cpu", dtype=torch.bool).flatten() for name in names])
+    computed = {
+        "format": FORMAT,
+        "names": names,
+        "shapes": [list(mask[name].shape) for name in names],
+        "sparsity": sparsity(mask),
+        "kept_count": int(bits.count_nonzero()),
+    }
+    for key in _COMPUTED_KEYS:
+        if key in metadata and not _agrees(metadata[key], computed[key]):
+            raise ValueError(f"{path}: metadata {key!r}={metadata[key]!r} disagrees with the mask ({computed[key]!r})")
+    with atomic_path(path) as tmp:
+        header = {}
+        for key, value in {**metadata, **computed}.items():
+            try:
+                header[str(key)] = json.dumps(value)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{path}: metadata {key!r} is not JSON-serialisable: {err}") from err
+        save_file({PACKED_KEY: np.packbits(bits.numpy())}, str(tmp), metadata=header)
+
+
+def load_mask(path: str | os.PathLike) -> tuple[Mask, dict[str, Any]]:
+    """Read a file written by :func:`save_mask`: ``(mask, metadata)``, both as they were saved.
+
+    Anything that is not a complete mask file gives a ValueError naming the file.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such mask file")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            raw = f.metadata() or {}
+            packed = f.get_tensor(PACKED_KEY) if PACKED_KEY in f.keys() else None
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
+    try:
+        metadata = {key: json.loads(value) for key, value in raw.items()}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: metadata is not the JSON that save_mask writes ({err})") from err
+    if metadata.get("format") != FORMAT or packed is None:
+        raise ValueError(f"{path}: not a mask file (format {metadata.get('format')!r}, expected {FORMAT!r})")
+    names, shapes = metadata.get("names"), metadata.get("shapes")
+    if not (isinstance(names, list) and isinstance(shapes, list) and len(names) == len(shapes)):
+        raise ValueError(f"{path}: metadata 'names' and 'shapes' are missing or do not match")
+    sizes = [math.prod(shape) for shape in shapes]
+    total = sum(sizes)
+    n_bytes = (total + 7) // 8
+    if packed.dtype != np.uint8 or packed.shape != (n_bytes,):
+        raise ValueError(f"{path}: packed bits have shape {packed.shape}, expected ({n_bytes},) for {total} weights")
+    bits = torch.from_numpy(np.unpackbits(packed, count=total).astype(bool))
+    kept = int(bits.count_nonzero())
+    if kept != metadata.get("kept_count"):
+        raise ValueError(f"{path}: {kept} kept weights, but the metadata says {metadata.get('kept_count')}")
+    mask = {name: chunk.view(shape).clone() for name, chunk, shape in zip(names, bits.split(sizes), shapes)}
+    return mask, metadata
+
+
+def check_mask_fits(
+    mask: Mapping[str, torch.Tensor],
+    model_or_named_params: NamedTensors,
+    path: str | os.PathLike | None = None,
+    theta0_fingerprint: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a mask that was not found on this model, before any training starts.
+
+    ``model_or_named_params`` is a model (its prunable parameters are compared, family from its config) or the
+    prunable name -> tensor mapping itself. The error names ``path`` and the first mismatching parameter (in
+    the model's order; then names only the mask has), or the theta0 fingerprints when both are known.
+    """
+    if isinstance(model_or_named_params, torch.nn.Module):
+        expected = prunable_parameters(model_or_named_params, infer_family(model_or_named_params))
+    else:
+        expected = _named_tensors(model_or_named_params)
+    source = f"mask file {path}" if path is not None else "the mask"
+    _check_same_layout(expected, mask, source)
+    recorded = (metadata or {}).get("theta0_fingerprint")
+    if theta0_fingerprint is not None and recorded is not None and recorded != theta0_fingerprint:
+        raise ValueError(
+            f"{source} was found on theta0 {recorded}, but this model's theta0 is {theta0_fingerprint}"
+        )
+
+
+# -------------------------------------------------------------------------------------------------- overlap
+
+
+def jaccard_by_layer(masks: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, float]:
+    """Per layer, |kept in all masks| / |kept in any mask|, with counts summed over the layer's matrices.
+
+    Keys: the layer ids of :func:`layer_of` in the masks' order (with "pooler" when present), then "all".
+    A layer where no mask keeps anything gets nan (the overlap of empty sets is undefined).
+    """
+    masks = list(masks)
+    if len(masks) < 2:
+        raise ValueError(f"overlap needs two or more masks, got {len(masks)}")
+    for i, other in enumerate(masks[1:], start=1):
+        _check_same_layout(masks[0], other, f"mask {i}")
+    inter: dict[str, int] = {}
+    union: dict[str, int] = {}
+    for name in masks[0]:
+        layer = layer_of(name)
+        tensors = [m[name].to(device="cpu", dtype=torch.bool) for m in masks]
+        both, either = tensors[0].clone(), tensors[0].clone()
+        for t in tensors[1:]:
+            both &= t
+            either |= t
+        inter[layer] = inter.get(layer, 0) + int(both.count_nonzero())
+        union[layer] = union.get(layer, 0) + int(either.count_nonzero())
+    inter["all"], union["all"] = sum(inter.values()), sum(union.values())
+    return {layer: inter[layer] / union[layer] if union[layer] else math.nan for layer in inter}
+
+
+def expected_random_jaccard(keep_share: float, n_masks: int = 2) -> float:
+    """Expected overlap of ``n_masks`` independent random masks keeping share k: k^n / (1 - (1 - k)^n).
+
+    For two masks this is k / (2 - k): 1/3 at sparsity 0.5. nan when k = 0 (nothing kept anywhere).
+    """
+    if not 0.0 <= keep_share <= 1.0:
+        raise ValueError(f"keep_share must lie in [0, 1], not {keep_share}")
+    if n_masks < 2:
+        raise ValueError(f"overlap needs two or more masks, got {n_masks}")
+    any_kept = 1.0 - (1.0 - keep_share) ** n_masks
+    return keep_share**n_masks / any_kept if any_kept else math.nan
