@@ -1,0 +1,335 @@
+"""Data sources (hub ids, local files) and the prepare / load round trip."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+from transformers import AutoTokenizer
+
+from subnets.data import (
+    load_parallel,
+    load_prepared,
+    load_raw,
+    prepare_dataset,
+    prepared_info,
+    source_label,
+)
+from subnets.tasks import get_task
+
+WIKIANN_FEATURES = datasets.Features(
+    {
+        "tokens": datasets.List(datasets.Value("string")),
+        "ner_tags": datasets.List(
+            datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"])
+        ),
+        "langs": datasets.List(datasets.Value("string")),
+        "spans": datasets.List(datasets.Value("string")),
+    }
+)
+XNLI_FEATURES = datasets.Features(
+    {
+        "premise": datasets.Value("string"),
+        "hypothesis": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=["entailment", "neutral", "contradiction"]),
+    }
+)
+NAMES = "anna bob carla dmitri eve".split()
+PLACES = "paris berlin rome lima oslo".split()
+
+
+@pytest.fixture(autouse=True)
+def isolated_datasets_cache(tmp_path, monkeypatch):
+    """Readers of local files cache arrow copies: keep them out of the user's cache."""
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_bert_dir):
+    return AutoTokenizer.from_pretrained(tiny_bert_dir)
+
+
+def ner_rows(n: int, start: int = 0) -> list[dict]:
+    return [
+        {"tokens": [NAMES[i % 5], "sees", "cats", "in", PLACES[(i // 5) % 5]], "ner_tags": [1, 0, 0, 0, 5]}
+        for i in range(start, start + n)
+    ]
+
+
+def nli_rows(n: int, start: int = 0) -> list[dict]:
+    return [
+        {"premise": f"{NAMES[i % 5]} sees the {['cat', 'dog', 'bird'][i % 3]}", "hypothesis": "a cat", "label": i % 3}
+        for i in range(start, start + n)
+    ]
+
+
+def mlm_rows(n: int, start: int = 0) -> list[dict]:
+    """Distinct documents: i written in base 5 with names as digits, then i % 7 + 2 sentences of 8 tokens."""
+
+    def document(i: int) -> str:
+        header = " ".join(NAMES[(i // 5**k) % 5] for k in range(4))
+        sentences = (f"{NAMES[(i + j) % 5]} sees the old car in {PLACES[j % 5]}." for j in range(i % 7 + 2))
+        return f"{header}. " + " ".join(sentences)
+
+    return [{"text": document(i)} for i in range(start, start + n)]
+
+
+ROWS = {"ner": ner_rows, "nli": nli_rows, "mlm": mlm_rows}
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def local_source(root, task: str, n_train: int = 40, n_validation: int = 20):
+    write_jsonl(root / "train.jsonl", ROWS[task](n_train))
+    write_jsonl(root / "validation.jsonl", ROWS[task](n_validation, start=1000))
+    return root
+
+
+def assert_no_leftovers(parent, name):
+    assert not (parent / name).exists()
+    assert [p.name for p in parent.iterdir() if name in p.name] == []
+
+
+# ------------------------------------------------------------------------------------------------ local sources
+
+
+def test_local_formats_load_the_same_content(tmp_path):
+    jsonl = local_source(tmp_path / "jsonl" / "en", "ner")
+    reference = load_raw("ner", str(tmp_path / "jsonl" / "{lang}"), "en")
+    assert list(reference) == ["train", "validation"] and reference.num_rows == {"train": 40, "validation": 20}
+
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    for split in ("train", "validation"):
+        reference[split].to_parquet(str(parquet / f"{split}.parquet"))
+    reference.save_to_disk(str(tmp_path / "saved"))
+    mapping = {"train": jsonl / "train.jsonl", "validation": str(tmp_path / "parquet" / "validation.parquet")}
+
+    for source in (str(parquet), tmp_path / "saved", mapping):
+        loaded = load_raw("ner", source, "en")
+        assert {s: loaded[s].to_list() for s in loaded} == {s: reference[s].to_list() for s in reference}
+
+
+def test_local_source_keeps_task_columns_and_test_split(tmp_path):
+    root = local_source(tmp_path, "nli")
+    write_jsonl(root / "test.jsonl", [dict(r, extra=1) for r in nli_rows(5)])
+    loaded = load_raw("nli", root, "en")
+    assert list(loaded) == ["train", "validation", "test"]
+    assert loaded["test"].column_names == ["premise", "hypothesis", "label"]
+
+
+def test_missing_local_files_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_raw("ner", tmp_path / "nowhere", "en")
+    write_jsonl(tmp_path / "only-train" / "train.jsonl", ner_rows(3))
+    with pytest.raises(FileNotFoundError, match=r"only-train/validation\.jsonl"):
+        load_raw("ner", tmp_path / "only-train", "en")
+    with pytest.raises(FileNotFoundError, match="missing.parquet"):
+        load_raw(
+            "ner", {"train": tmp_path / "only-train" / "train.jsonl", "validation": tmp_path / "missing.parquet"}, "en"
+        )
+
+
+def test_bad_local_data_is_reported_with_source_and_split(tmp_path):
+    root = local_source(tmp_path / "de", "ner")
+    write_jsonl(root / "validation.jsonl", [{"tokens": ["anna"], "ner_tags": [8]}])
+    with pytest.raises(ValueError, match=r"de.*split 'validation'.*outside 0\.\.6"):
+        load_raw("ner", tmp_path / "{lang}", "de")
+    (root / "validation.jsonl").write_text("")
+    with pytest.raises(ValueError, match="split 'validation'.*empty"):
+        load_raw("ner", root, "de")
+
+
+def test_local_mlm_without_validation_splits_documents(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", mlm_rows(100))
+    first = load_raw("mlm", tmp_path, "xx", validation_fraction=0.1)
+    train, validation = list(first["train"]["text"]), list(first["validation"]["text"])
+    assert len(validation) == 10 and len(train) == 90
+    assert sorted(train + validation) == sorted(r["text"] for r in mlm_rows(100))  # disjoint, complete
+    assert list(load_raw("mlm", tmp_path, "xx", validation_fraction=0.1)["validation"]["text"]) == validation
+
+
+# ------------------------------------------------------------------------------------------------ hub sources
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """Replace ``datasets.load_dataset`` by a recorder that returns data in each hub dataset's schema."""
+    calls = []
+
+    def load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split))
+        if path == "unimelb-nlp/wikiann":
+            rows = [dict(r, langs=[name] * 5, spans=["PER: x"]) for r in ner_rows(6)]
+            splits = {
+                s: datasets.Dataset.from_list(rows, features=WIKIANN_FEATURES) for s in ("train", "validation", "test")
+            }
+        elif path == "facebook/xnli":
+            splits = {
+                s: datasets.Dataset.from_list(nli_rows(6), features=XNLI_FEATURES)
+                for s in ("train", "validation", "test")
+            }
+        elif path == "wikimedia/wikipedia":
+            rows = [{"id": str(i), "url": "u", "title": "t", **r} for i, r in enumerate(mlm_rows(40))]
+            splits = {"train": datasets.Dataset.from_list(rows)}
+        elif path == "wmt/wmt14":
+            pairs = [{"translation": {"fr": f"phrase {i}", "en": f"sentence {i}"}} for i in range(4)]
+            splits = {"test": datasets.Dataset.from_list(pairs)}
+        else:
+            raise AssertionError(f"unexpected hub id {path}")
+        return splits[split] if split else datasets.DatasetDict(splits)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+def test_hub_loaders_request_the_paper_datasets(fake_hub):
+    ner = load_raw("ner", "hub", "ar")
+    nli = load_raw("nli", "hub", "sw")
+    mlm = load_raw("mlm", "hub", "ur")
+    sources, targets = load_parallel("hub", src="en", tgt="fr")
+    assert fake_hub == [
+        ("unimelb-nlp/wikiann", "ar", None),
+        ("facebook/xnli", "sw", None),
+        ("wikimedia/wikipedia", "20231101.ur", "train"),
+        ("wmt/wmt14", "fr-en", "test"),
+    ]
+    assert ner["train"].column_names == ["tokens", "ner_tags"] and list(ner) == ["train", "validation", "test"]
+    assert nli["validation"].column_names == ["premise", "hypothesis", "label"]
+    assert mlm["train"].column_names == ["text"] and list(mlm) == ["train", "validation"]
+    assert set(mlm["train"]["text"]).isdisjoint(mlm["validation"]["text"]) and mlm.num_rows["validation"] == 2
+    assert sources[2] == "sentence 2" and targets[2] == "phrase 2"
+    assert source_label("ner", "hub", "ar") == "hub:unimelb-nlp/wikiann:ar"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: load_raw("nli", "hub", "fa"), r"facebook/xnli has no language 'fa'; available: ar bg de"),
+        (lambda: load_raw("ner", "hub", "xx"), r"unimelb-nlp/wikiann has no language 'xx'; available: ace af"),
+        (lambda: load_raw("mlm", "hub", "English"), r"not a Wikipedia language code"),
+        (lambda: load_parallel("hub", src="en", tgt="es"), r"wmt/wmt14 has no language 'es'"),
+        (lambda: load_parallel("hub", src="de", tgt="fr"), r"English with one other language"),
+    ],
+)
+def test_unknown_languages_fail_before_any_download(fake_hub, call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert fake_hub == []
+
+
+def test_local_parallel_sentences(tmp_path):
+    write_jsonl(tmp_path / "en-de" / "test.jsonl", [{"translation": {"en": f"e{i}", "de": f"d{i}"}} for i in range(3)])
+    assert load_parallel(tmp_path / "{src}-{tgt}", src="en", tgt="de") == (["e0", "e1", "e2"], ["d0", "d1", "d2"])
+    with pytest.raises(ValueError, match="lacks 'en' or 'fr'"):
+        load_parallel(tmp_path / "en-de" / "test.jsonl", src="en", tgt="fr")
+
+
+# ------------------------------------------------------------------------------------------------ prepare
+
+
+def prepare(tmp_path, tokenizer, task, raw, name="out", **kwargs):
+    options = {"n_train": 12, "n_eval": 6, "max_length": 16, "seed": 0, "source": "test-source"} | kwargs
+    return prepare_dataset(raw, task, tokenizer, tmp_path / name, **options)
+
+
+@pytest.mark.parametrize("task", ["ner", "nli", "mlm"])
+def test_prepare_end_to_end(tmp_path, tokenizer, task):
+    raw = load_raw(task, local_source(tmp_path / "src", task), "en")
+    out = prepare(tmp_path, tokenizer, task, raw)
+    prepared = load_prepared(out)
+    assert prepared.num_rows == {"train": 12, "validation": 6}
+    assert "labels" in prepared["validation"].column_names
+    info = prepared_info(out)
+    assert info["task"] == task and info["seed"] == 0 and info["max_length"] == 16
+    assert info["source"] == "test-source" and info["tokenizer"] == tokenizer.name_or_path
+    assert info["splits"]["train"]["size"] == 12 and info["splits"]["train"]["exhausted"] is False
+    assert all(len(ids) <= 16 for ids in prepared["train"]["input_ids"])
+
+    same = load_prepared(prepare(tmp_path, tokenizer, task, raw, name="same"))
+    other = load_prepared(prepare(tmp_path, tokenizer, task, raw, name="other", seed=1))
+    assert same["train"].to_list() == prepared["train"].to_list()
+    assert same["validation"].to_list() == prepared["validation"].to_list()
+    assert other["train"].to_list() != prepared["train"].to_list()
+
+
+def test_prepare_subsample_is_shuffle_select(tmp_path, tokenizer):
+    task = get_task("nli")
+    raw = load_raw(task, local_source(tmp_path / "src", "nli"), "en")
+    prepared = load_prepared(prepare(tmp_path, tokenizer, task, raw, seed=3))
+    expected = task.tokenize(
+        raw["train"].shuffle(seed=3).select(range(12)), tokenizer, max_length=16, split="train", seed=3
+    )
+    assert prepared["train"].to_list() == expected.to_list()
+
+
+def test_prepare_mlm_counts_blocks_and_takes_all_when_short(tmp_path, tokenizer):
+    write_jsonl(tmp_path / "src" / "train.jsonl", mlm_rows(60))
+    raw = load_raw("mlm", tmp_path / "src", "en", validation_fraction=0.25)
+    out = prepare(tmp_path, tokenizer, "mlm", raw, n_train=30, n_eval=10_000)
+    prepared, info = load_prepared(out), prepared_info(out)
+    assert prepared["train"].num_rows == 30 and prepared["train"].column_names == [
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+    ]
+    assert info["splits"]["train"]["raw_rows_used"] < 45  # stopped once 30 blocks were in hand
+    assert info["splits"]["validation"]["exhausted"] is True
+    assert info["splits"]["validation"]["size"] == prepared["validation"].num_rows < 10_000
+    assert info["task_options"] == {"mlm_probability": 0.15, "min_tail_fraction": 0.25}
+
+
+def test_prepare_rejects_bad_data_and_leaves_nothing(tmp_path, tokenizer):
+    raw = load_raw("nli", local_source(tmp_path / "src", "nli"), "en")
+    bad = datasets.DatasetDict(
+        train=raw["train"], validation=datasets.Dataset.from_list([{"premise": "p", "hypothesis": "h", "label": 5}])
+    )
+    with pytest.raises(ValueError, match="test-source.*split 'validation'.*label 5"):
+        prepare(tmp_path, tokenizer, "nli", bad)
+    assert_no_leftovers(tmp_path, "out")
+    with pytest.raises(ValueError, match=r"no split\(s\) \['validation'\]"):
+        prepare(tmp_path, tokenizer, "nli", datasets.DatasetDict(train=raw["train"]))
+    with pytest.raises(ValueError, match="split 'train'.*empty"):
+        prepare(
+            tmp_path,
+            tokenizer,
+            "nli",
+            datasets.DatasetDict(train=raw["train"].select([]), validation=raw["validation"]),
+        )
+    assert_no_leftovers(tmp_path, "out")
+
+
+def test_prepare_mlm_without_blocks_fails_cleanly(tmp_path, tokenizer):
+    raw = datasets.DatasetDict(
+        train=datasets.Dataset.from_dict({"text": ["anna", "bob"]}),
+        validation=datasets.Dataset.from_dict({"text": ["eve"]}),
+    )
+    with pytest.raises(ValueError, match="no mlm examples left after tokenisation"):
+        prepare(tmp_path, tokenizer, "mlm", raw, max_length=64)
+    assert_no_leftovers(tmp_path, "out")
+
+
+def test_prepare_is_atomic_when_saving_fails(tmp_path, tokenizer, monkeypatch):
+    raw = load_raw("ner", local_source(tmp_path / "src", "ner"), "en")
+
+    def broken_save(self, path, **kwargs):
+        (datasets.Dataset.from_dict({"x": [1]})).save_to_disk(f"{path}/train")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        prepare(tmp_path, tokenizer, "ner", raw)
+    assert_no_leftovers(tmp_path, "out")
+
+
+def test_load_prepared_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="prepared dataset not found"):
+        load_prepared(tmp_path / "absent")
+    (tmp_path / "some-dir").mkdir()
+    with pytest.raises(ValueError, match="not a prepared dataset"):
+        load_prepared(tmp_path / "some-dir")
