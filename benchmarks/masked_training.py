@@ -32,7 +32,7 @@ SIZES = {
 }  # fmt: skip
 
 
-def _run_variant(variant: str, size: str, steps: int, seed: int = 0) -> dict:
+def _run_variant(variant: str, size: str, steps: int, threads: int, seed: int = 0) -> dict:
     import datasets
     import torch
     from torch.nn.utils import prune
@@ -43,6 +43,7 @@ def _run_variant(variant: str, size: str, steps: int, seed: int = 0) -> dict:
     from subnets.testing import wordpiece_tokenizer
     from subnets.training import MaskedTrainer, TrainingConfig
 
+    torch.set_num_threads(threads)
     spec = dict(SIZES[size])
     seq_len, batch = spec.pop("seq_len"), spec.pop("batch")
     torch.manual_seed(seed)
@@ -91,7 +92,8 @@ def _run_variant(variant: str, size: str, steps: int, seed: int = 0) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     short, long = timed(steps), timed(2 * steps)
-    result = {"variant": variant, "size": size, "steps": steps, "step_ms": 1000 * (long - short) / steps}
+    result = {"variant": variant, "size": size, "steps": steps, "threads": threads,
+              "step_ms": 1000 * (long - short) / steps}  # fmt: skip
     if torch.cuda.is_available():
         result["device"] = torch.cuda.get_device_name()
         result["peak_mem_mib"] = torch.cuda.max_memory_allocated() / 2**20
@@ -105,20 +107,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 gives the steadiest figures)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per variant; the median is kept")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant in this process
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
 
     if args.variant:
-        print(json.dumps(_run_variant(args.variant, args.size, args.steps)))
+        print(json.dumps(_run_variant(args.variant, args.size, args.steps, args.threads)))
         return
 
     results = []
     for variant in ("dense", "masked", "hooks"):
         runs = []
         for _ in range(args.repeats):
-            cmd = [sys.executable, __file__, "--size", args.size, "--steps", str(args.steps), "--variant", variant]
+            cmd = [sys.executable, __file__, "--size", args.size, "--steps", str(args.steps),
+                   "--threads", str(args.threads), "--variant", variant]  # fmt: skip
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
         runs.sort(key=lambda r: r["step_ms"])

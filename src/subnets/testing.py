@@ -8,33 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
 
 def wordpiece_tokenizer(words: list[str]):
     """A BERT-style fast tokenizer over a fixed vocabulary (special tokens first, then ``words``)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import models
 
-    vocab = {token: i for i, token in enumerate(dict.fromkeys(SPECIAL_TOKENS + list(words)))}
-    backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    backend.decoder = decoders.WordPiece(prefix="##")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
-    )
+    from subnets.toy.tokenizer import SPECIAL_TOKENS, bert_style_fast_tokenizer
+
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(SPECIAL_TOKENS + tuple(words)))}
+    return bert_style_fast_tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
 
 
 def save_tiny_bert(

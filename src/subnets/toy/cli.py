@@ -1,0 +1,94 @@
+"""``subnets-toy``: write the toy world and train its tokenizer from the command line.
+
+    subnets-toy world --out DIR [--seed N] [--languages N | --languages t0,t2,t4] [--nli-train N ...]
+    subnets-toy tokenizer --world DIR --out DIR [--vocab-size N]
+
+Progress goes to stderr; outputs appear atomically (complete under their final name, or not at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from subnets.io import atomic_path
+from subnets.toy.config import WorldConfig
+from subnets.toy.tokenizer import DEFAULT_VOCAB_SIZE, train_tokenizer, world_texts
+from subnets.toy.world import write_world
+
+# WorldConfig fields settable as --flags (the tuple-valued ones have their own parsing).
+_SIZE_FIELDS = [
+    field.name
+    for field in dataclasses.fields(WorldConfig)
+    if field.type == "int" and field.name not in ("seed", "languages")
+]
+
+
+def _languages(value: str) -> int | tuple[str, ...]:
+    return int(value) if value.isdigit() else tuple(code.strip() for code in value.split(",") if code.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="subnets-toy", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    world = commands.add_parser("world", help="generate the toy world's datasets and manifest")
+    world.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
+    world.add_argument("--seed", type=int, default=WorldConfig.seed)
+    world.add_argument(
+        "--languages",
+        type=_languages,
+        default=WorldConfig.languages,
+        help="a count (2-8: the first N of t0..t7) or comma-separated codes including t0",
+    )
+    world.add_argument("--low-resource-share", type=float, default=WorldConfig.low_resource_share)
+    world.add_argument(
+        "--sentences-per-doc", type=int, nargs=2, metavar=("MIN", "MAX"), default=WorldConfig.sentences_per_doc
+    )
+    for name in _SIZE_FIELDS:
+        world.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(WorldConfig, name))
+
+    tokenizer = commands.add_parser("tokenizer", help="train the WordPiece tokenizer on a world's MLM text")
+    tokenizer.add_argument("--world", type=Path, required=True, help="directory written by `subnets-toy world`")
+    tokenizer.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
+    tokenizer.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE)
+    return parser
+
+
+def _log(message: str) -> None:
+    print(f"[subnets-toy] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    start = time.perf_counter()
+    if args.command == "world":
+        try:
+            config = WorldConfig(
+                seed=args.seed,
+                languages=args.languages,
+                low_resource_share=args.low_resource_share,
+                sentences_per_doc=tuple(args.sentences_per_doc),
+                **{name: getattr(args, name) for name in _SIZE_FIELDS},
+            )
+        except ValueError as error:
+            _parser().error(str(error))
+        _log(f"writing the toy world (seed {config.seed}, languages {', '.join(config.language_codes)}) to {args.out}")
+        manifest = write_world(args.out, config)
+        rows = sum(entry["rows"] for entry in manifest["files"].values())
+        _log(f"{len(manifest['files'])} files, {rows} rows in {time.perf_counter() - start:.1f} s")
+    else:
+        languages = json.loads((args.world / "world.json").read_text())["languages"]
+        _log(f"training a WordPiece tokenizer ({args.vocab_size} pieces) on the MLM text of {', '.join(languages)}")
+        with atomic_path(args.out) as tmp:
+            train_tokenizer(world_texts(args.world), tmp, vocab_size=args.vocab_size)
+        _log(f"saved to {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
