@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from subnets.testing import save_tiny_bert
+
+# The test models are tiny: a second thread buys little, and on a busy 2-core machine OpenMP's spinning
+# threads can make every matrix product several times slower.
+torch.set_num_threads(1)
 
 # A small vocabulary shared by the unit tests: whole words plus a few sub-word pieces.
 TEST_WORDS = (
