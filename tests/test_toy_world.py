@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from subnets.toy import WorldConfig, build_world, write_world
 from subnets.toy.cli import main as cli_main
 from subnets.toy.corpora import spans
-from subnets.toy.grammar import Clause, Sentence
+from subnets.toy.grammar import Clause, Sentence, SentenceSampler
 from subnets.toy.languages import LANGUAGE_CODES, NER_LABELS, PIVOT, PROFILES, build_languages, length_key
 from subnets.toy.nli import block_key
 from subnets.toy.seeding import stream
@@ -241,10 +240,10 @@ def test_vocabularies_are_disjoint_except_for_related_pairs():
 def test_word_order_and_capitalisation_follow_the_profiles(world, world_dir):
     lexicon = world.lexicon
     verb_lemma = f"v:{lexicon.transitive_verbs[0]}"
-    clause = Clause("per:0", lexicon.transitive_verbs[0], False, True, "n:1", "a:2", "loc:3", "t:4")
+    clause = Clause("per:0", lexicon.transitive_verbs[0], True, "n:1", "a:2", "loc:3", "t:4")
     for code, language in build_languages(stream(7, "vocabulary"), lexicon).items():
         profile, forms = language.profile, language.forms
-        verb_form, negation, fail = forms[verb_lemma], forms["NEG"], forms["FAIL"]
+        verb_form, negation = forms[verb_lemma], forms["NEG"]
         tokens = [token for token, _ in language.realise(Sentence(clause))]
         words = [token.lower() for token in tokens]
         position = {
@@ -261,13 +260,6 @@ def test_word_order_and_capitalisation_follow_the_profiles(world, world_dir):
         negated = {"word": [negation, verb_form], "prefix": [negation + verb_form], "suffix": [verb_form + negation]}
         assert words[verb - (profile.negation == "word") : verb + 1] == negated[profile.negation], code
         assert (tokens[subject][0].isupper()) == profile.capitalisation, code
-        # "did not fail to see": the negation goes with "fail", which precedes the verb (follows it in SOV)
-        failed = [token.lower() for token, _ in language.realise(Sentence(replace(clause, fails=True)))]
-        group = {"word": [negation, fail], "prefix": [negation + fail], "suffix": [fail + negation]}[profile.negation]
-        start = failed.index(group[0])
-        expected = group + [verb_form] if profile.word_order != "SOV" else [verb_form] + group
-        start = start if profile.word_order != "SOV" else start - 1
-        assert failed[start : start + len(expected)] == expected, code
     distant = [c for c in world.languages if not PROFILES[c].capitalisation]
     assert distant == ["t2"]
     for path in (world_dir / "mlm" / "t2").iterdir():
@@ -300,7 +292,8 @@ def test_mlm_splits_are_disjoint_documents(config, world_dir):
 
 def test_length_key_predicts_the_token_count_in_every_language(world):
     rng = stream(0, "length test")
-    sentences = [world._sampler.sentence(rng) for _ in range(300)]
+    sampler = SentenceSampler(world.lexicon)
+    sentences = [sampler.sentence(rng) for _ in range(300)]
     for language in build_languages(stream(7, "vocabulary"), world.lexicon).values():
         article, negation = language.profile.article, language.profile.negation == "word"
         for sentence in sentences:
@@ -411,24 +404,25 @@ def model_checked_label(premise: Sentence, hypothesis: Sentence) -> int:
 
 def test_semantics_on_hand_made_examples(world):
     see = world.lexicon.transitive_verbs[0]
-    saw_red_car_in_lima = Clause("per:0", see, False, False, "n:1", "a:1", "loc:0")
-    saw_car = Clause("per:0", see, False, False, "n:1")
-    not_saw_car = Clause("per:0", see, False, True, "n:1")
-    failed_to_see_car = Clause("per:0", see, True, False, "n:1")
-    did_not_fail_to_see_car = Clause("per:0", see, True, True, "n:1")
-    other_saw_car = Clause("per:1", see, False, False, "n:1")
+    saw_red_car_in_lima = Clause("per:0", see, False, "n:1", "a:1", "loc:0")
+    saw_car = Clause("per:0", see, False, "n:1")
+    not_saw_car = Clause("per:0", see, True, "n:1")
+    not_saw_car_in_oslo = Clause("per:0", see, True, "n:1", location="loc:1")
+    other_saw_car = Clause("per:1", see, False, "n:1")
+    bought_car = Clause("per:0", world.lexicon.transitive_verbs[1], False, "n:1")
     cases = [
         (saw_red_car_in_lima, saw_car, ENTAILMENT),  # dropping modifiers
         (saw_car, saw_red_car_in_lima, NEUTRAL),  # adding modifiers
         (saw_red_car_in_lima, not_saw_car, CONTRADICTION),  # negation
-        (saw_red_car_in_lima, failed_to_see_car, CONTRADICTION),  # "fail to"
-        (saw_red_car_in_lima, did_not_fail_to_see_car, ENTAILMENT),  # double negation
+        (saw_red_car_in_lima, not_saw_car_in_oslo, ENTAILMENT),  # the one event of seeing was in Lima
+        (saw_car, not_saw_car_in_oslo, NEUTRAL),
+        (saw_car, bought_car, NEUTRAL),  # another event
         (saw_car, other_saw_car, CONTRADICTION),  # swapped subject of the one event
-        (not_saw_car, Clause("per:0", see, False, True, "n:1", "a:1"), ENTAILMENT),  # negated together
-        (not_saw_car, failed_to_see_car, ENTAILMENT),
-        (Clause("per:0", see, False, True, "n:1", "a:1"), not_saw_car, NEUTRAL),
+        (not_saw_car, Clause("per:0", see, True, "n:1", "a:1"), ENTAILMENT),  # negated together
+        (not_saw_car, saw_red_car_in_lima, CONTRADICTION),
+        (Clause("per:0", see, True, "n:1", "a:1"), not_saw_car, NEUTRAL),
     ]
-    left = Clause("per:2", world.lexicon.intransitive_verbs[0], False, False)
+    left = Clause("per:2", world.lexicon.intransitive_verbs[0], False)
     left_because = Sentence(saw_red_car_in_lima, left)  # "Anna saw the red car in Lima because Bea left"
     cases = [(Sentence(p), Sentence(h), label) for p, h, label in cases] + [
         (left_because, Sentence(left), ENTAILMENT),  # dropping the reason clause
@@ -489,7 +483,7 @@ def test_nli_is_not_solvable_from_the_hypothesis_or_the_lengths(world_dir, code)
     def lengths(rows):
         return [[len(row["premise"].split()), len(row["hypothesis"].split())] for row in rows]
 
-    for field in ("hypothesis", "premise"):  # bag of words and bigrams (which see "not fail")
+    for field in ("hypothesis", "premise"):  # bag of words and bigrams
         one_sided = make_pipeline(
             CountVectorizer(token_pattern=r"[^\s.]+", ngram_range=(1, 2)), LogisticRegression(max_iter=2000)
         )

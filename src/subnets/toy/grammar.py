@@ -1,12 +1,8 @@
 """The shared abstract grammar: what a sentence means, before any language writes it down.
 
 An abstract sentence is a main :class:`Clause` with an optional reason clause ("... because ...").
-A clause names one event of its verb: a subject, the verb, an object for transitive verbs, and up to three
-optional modifiers: an adjective on a noun object, a location ("in LOC") and a time word. It may say "not"
-and may wrap the verb in "fail to": "Anna failed to see the car" means "Anna did not see the car", and
-"Anna did not fail to see the car" means "Anna saw the car". Two ways to deny let the NLI generator choose
-the surface negation independently of the meaning, which keeps the word for "not" from becoming a label cue.
-
+A clause names one event of its verb: a subject, the verb, an object for transitive verbs, up to three
+optional modifiers (an adjective on a noun object, a location "in LOC", a time word), and may be negated.
 Every language realises exactly this record, so parallel data, NER spans and NLI labels are all computed on
 the abstract side and stay correct by construction.
 
@@ -143,11 +139,10 @@ def build_lexicon(rng: random.Random) -> Lexicon:
 
 @dataclass(frozen=True)
 class Clause:
-    """One event of verb ``verb``; ``fails`` wraps the verb in "fail to", ``negated`` adds "not"."""
+    """One event of verb ``verb``, affirmed or (``negated``) denied."""
 
     subject: str
     verb: int
-    fails: bool
     negated: bool
     object: str | None = None
     adjective: str | None = None
@@ -156,8 +151,8 @@ class Clause:
 
     @property
     def affirms(self) -> bool:
-        """Whether the clause asserts its verb's event ("not" and "fail to" cancel out)."""
-        return self.negated == self.fails
+        """Whether the clause asserts its verb's event."""
+        return not self.negated
 
     def slots(self) -> dict[str, str]:
         """The stated participants and modifiers: what the clause constrains about its event."""
@@ -192,7 +187,6 @@ class SamplerStyle:
     """How often each optional part appears; text corpora and NLI premises use different styles."""
 
     negated: float = 0.2
-    fails: float = 0.15
     entity_subject: float = 0.75
     entity_object: float = 0.35
     adjective: float = 0.45
@@ -202,7 +196,7 @@ class SamplerStyle:
 
 
 TEXT_STYLE = SamplerStyle()
-NLI_STYLE = SamplerStyle(negated=0.5, fails=0.5, adjective=0.6, location=0.5, time=0.5, reason=0.3)
+NLI_STYLE = SamplerStyle(negated=0.5, adjective=0.6, location=0.5, time=0.5, reason=0.3)
 
 
 class SentenceSampler:
@@ -230,7 +224,6 @@ class SentenceSampler:
         return Clause(
             subject=subject,
             verb=verb,
-            fails=rng.random() < style.fails,
             negated=rng.random() < style.negated,
             object=obj,
             adjective=adjective,

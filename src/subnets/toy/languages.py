@@ -34,7 +34,7 @@ LANGUAGE_CODES = ("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7")
 
 NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 _BEGIN = {"PER": 1, "ORG": 3, "LOC": 5}
-FUNCTION_LEMMAS = ("DET", "IN", "BECAUSE", "NEG", "FAIL")
+FUNCTION_LEMMAS = ("DET", "IN", "BECAUSE", "NEG")
 PUNCTUATION = (".",)
 
 
@@ -248,8 +248,7 @@ class Language:
         words = set(self.forms.values()) | {word for tokens in self._names.values() for word, _ in tokens}
         words |= set(PUNCTUATION)
         if self.profile.negation != "word":
-            finite = [verb_lemma(verb) for verb in self.lexicon.verbs] + ["FAIL"]
-            words |= {self._negate(self.forms[lemma]) for lemma in finite}
+            words |= {self._negate(self.forms[verb_lemma(verb)]) for verb in self.lexicon.verbs}
         return words
 
     def _negate(self, verb: str) -> str:
@@ -265,21 +264,14 @@ class Language:
             noun = adj + noun if self.profile.adjective == "before" else noun + adj
         return [(self.forms["DET"], 0)] + noun if self.profile.article else noun
 
-    def _verb_group(self, clause: Clause) -> list[tuple[str, int]]:
-        """The verb, after "fail" in head-initial orders and before it in SOV; "not" goes with the finite verb
-        (the "fail" word if there is one): a word before it, or an affix on it."""
-        verbs = [self.forms[verb_lemma(clause.verb)]]
-        if clause.fails:
-            verbs = verbs + [self.forms["FAIL"]] if self.profile.word_order == "SOV" else [self.forms["FAIL"]] + verbs
-        finite = len(verbs) - 1 if self.profile.word_order == "SOV" else 0
-        if clause.negated and self.profile.negation == "word":
-            verbs.insert(finite, self.forms["NEG"])
-        elif clause.negated:
-            verbs[finite] = self._negate(verbs[finite])
-        return [(word, 0) for word in verbs]
-
     def _clause(self, clause: Clause) -> list[tuple[str, int]]:
-        verb_group = self._verb_group(clause)
+        verb = self.forms[verb_lemma(clause.verb)]
+        if not clause.negated:
+            verb_group = [(verb, 0)]
+        elif self.profile.negation == "word":
+            verb_group = [(self.forms["NEG"], 0), (verb, 0)]
+        else:
+            verb_group = [(self._negate(verb), 0)]
         subject = self._argument(clause.subject)
         obj = [] if clause.object is None else self._argument(clause.object, clause.adjective)
         place: list[tuple[str, int]] = []
@@ -332,7 +324,7 @@ def length_key(sentence: Sentence, lexicon: Lexicon) -> tuple[int, int, int]:
     base = noun_phrases = negations = 0
     for clause in sentence.clauses:
         negations += clause.negated
-        base += 1 + clause.fails  # the verb, and "fail"
+        base += 1  # the verb
         for value in (clause.subject, clause.object):
             if value is None:
                 continue

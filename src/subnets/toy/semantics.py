@@ -2,9 +2,9 @@
 
 The toy world's semantics, kept deliberately small:
 
-* A clause speaks about the event of its verb. A clause that *affirms* (see :attr:`Clause.affirms`: "not"
-  and "fail to" cancel out) says that this event happened, with the stated participants and modifiers; one
-  that denies says that no event with all the stated properties happened.
+* A clause speaks about the event of its verb. A clause that *affirms* says that this event happened, with
+  the stated participants and modifiers; one that denies ("not") says that no event with all the stated
+  properties happened.
 * Like image captions in SNLI, an affirmed event is *the* event of its verb: a premise that affirms
   "Anna saw the red car in Lima" fixes who saw, what, which colour and where. Unstated modifiers stay unknown.
 * "M because R" asserts M, R and a causal link from R's verb to M's.
