@@ -1,7 +1,8 @@
-"""``subnets-toy``: write the toy world and train its tokenizer from the command line.
+"""``subnets-toy``: write the toy world, train its tokenizer and pre-train its tiny BERT from the command line.
 
     subnets-toy world --out DIR [--seed N] [--languages N | --languages t0,t2,t4] [--nli-train N ...]
     subnets-toy tokenizer --world DIR --out DIR [--vocab-size N]
+    subnets-toy pretrain --world DIR --tokenizer DIR --out DIR [--config JSON]
 
 Progress goes to stderr; outputs appear atomically (complete under their final name, or not at all).
 """
@@ -56,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--world", type=Path, required=True, help="directory written by `subnets-toy world`")
     tokenizer.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
     tokenizer.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE)
+
+    pretrain = commands.add_parser("pretrain", help="pre-train the tiny BERT on a world's MLM text")
+    pretrain.add_argument("--world", type=Path, required=True, help="directory written by `subnets-toy world`")
+    pretrain.add_argument("--tokenizer", type=Path, required=True, help="directory of `subnets-toy tokenizer`")
+    pretrain.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
+    pretrain.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help='model shape and training as JSON, e.g. \'{"hidden_size": 64, "training": {"max_steps": 500}}\'',
+    )
     return parser
 
 
@@ -81,6 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_world(args.out, config)
         rows = sum(entry["rows"] for entry in manifest["files"].values())
         _log(f"{len(manifest['files'])} files, {rows} rows in {time.perf_counter() - start:.1f} s")
+    elif args.command == "pretrain":
+        from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
+
+        try:
+            config = ToyModelConfig.from_dict(args.config)
+        except ValueError as error:
+            _parser().error(str(error))
+        metrics = pretrain_toy_bert(args.world, args.tokenizer, args.out, config)
+        _log(
+            f"perplexity {metrics['perplexity']:.1f} (unigram baseline {metrics['unigram_perplexity']:.1f}); "
+            f"saved to {args.out} in {time.perf_counter() - start:.1f} s"
+        )
     else:
         languages = json.loads((args.world / "world.json").read_text())["languages"]
         _log(f"training a WordPiece tokenizer ({args.vocab_size} pieces) on the MLM text of {', '.join(languages)}")
