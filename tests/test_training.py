@@ -160,3 +160,14 @@ def test_training_config_rejects_bad_values():
         TrainingConfig(learning_rate=0)
     with pytest.raises(ValueError, match="lr"):
         TrainingConfig.from_dict({"lr": 1e-3})
+
+
+def test_a_mask_found_on_another_theta0_is_refused_before_training(tiny_bert_dir, ner_data):
+    task, tokenizer, data = ner_data
+    model = build_task_model(tiny_bert_dir, task, seed=0)
+    mask = masks.random_mask(masks.prunable_shapes(model, "bert"), 0.5, seed=0)
+    with pytest.raises(ValueError, match="round.safetensors was found on theta0 0000000000000000"):
+        run_imp_round(
+            str(tiny_bert_dir), task, tokenizer, data, _config(), mask,
+            mask_metadata={"theta0_fingerprint": "0" * 16}, mask_path="round.safetensors", progress=False,
+        )  # fmt: skip

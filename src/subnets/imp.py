@@ -80,13 +80,20 @@ def run_imp_round(
     *,
     prune_fraction: float = 0.1,
     prune_from: Literal["best", "last"] = "best",
+    mask_metadata: dict[str, Any] | None = None,
+    mask_path: str | None = None,
     progress: bool = True,
 ) -> RoundResult:
-    """Train theta0 * ``mask`` (dense when ``None``) to its peak and prune the next ``prune_fraction``."""
+    """Train theta0 * ``mask`` (dense when ``None``) to its peak and prune the next ``prune_fraction``.
+
+    ``mask_metadata`` (from ``load_mask``) lets the mask's recorded theta0 fingerprint be checked against
+    this round's theta0 before any training; ``mask_path`` names the file in errors.
+    """
     if prune_from not in ("best", "last"):
         raise ValueError(f"prune_from must be 'best' or 'last', not {prune_from!r}")
     _, result, info = train_subnetwork(
         pretrained, task, tokenizer, data, config, mask,
+        mask_metadata=mask_metadata, mask_path=mask_path,
         description=f"IMP round {task.name}", progress=progress,
     )  # fmt: skip
     weights_to_rank = result.peak_state if prune_from == "best" else result.final_state

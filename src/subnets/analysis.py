@@ -1,0 +1,426 @@
+"""Aggregates of a study: IMP curves, winning tickets, transfer matrices, relative drops, overlap tables.
+
+Pure pandas / numpy (no torch): every function takes records or tables that the workflow's small jobs read from
+the metrics files, so these jobs start fast and the logic is unit-tested without a model.
+
+Conventions. Sparsities are integer percents (0, 10, ..., 90). A metric is on the task's scale (perplexity,
+F1 or accuracy in percent); ``higher_is_better`` says which direction is better (False for perplexity). The
+spread over seeds is the SAMPLE standard deviation (ddof=1); with a single seed it is taken as 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DENSE = "dense"  # row of the dense model (the paper's "mBERT" row) in transfer tables
+RANDOM = "random"  # source name of random sub-networks
+
+ROUND_COLUMNS = (
+    "task",
+    "language",
+    "seed",
+    "sparsity",
+    "metric_name",
+    "higher_is_better",
+    "metric",
+    "peak_step",
+    "total_steps",
+)
+
+
+# ------------------------------------------------------------------------------------------------ records
+
+
+def read_json(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
+    """The JSON objects of ``paths``, in order."""
+    records = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            records.append(json.load(handle))
+    return records
+
+
+def runs_frame(records: Iterable[Mapping[str, Any]], **extra: Any) -> pd.DataFrame:
+    """One row per training run from metrics records (as the imp_round / train_subnetwork jobs write them).
+
+    A record needs task, language, seed, sparsity, metric_name, higher_is_better and peak_metric; ``extra``
+    adds constant columns (e.g. ``source="en"``) unless a record carries them itself.
+    """
+    rows = []
+    for record in records:
+        missing = [k for k in ("task", "language", "seed", "sparsity", "metric_name", "peak_metric") if k not in record]
+        if missing:
+            raise ValueError(f"metrics record lacks {missing}: {sorted(record)}")
+        row = {
+            "task": record["task"],
+            "language": record["language"],
+            "seed": int(record["seed"]),
+            "sparsity": round(float(record["sparsity"])),
+            "metric_name": record["metric_name"],
+            "higher_is_better": bool(record.get("higher_is_better", True)),
+            "metric": float(record["peak_metric"]),
+            "peak_step": record.get("peak_step"),
+            "total_steps": record.get("total_steps"),
+        }
+        for key, value in extra.items():
+            row[key] = record.get(key, value)
+        for key in ("source",):
+            if key in record and key not in row:
+                row[key] = record[key]
+        rows.append(row)
+    columns = list(ROUND_COLUMNS) + [c for c in (rows[0] if rows else {}) if c not in ROUND_COLUMNS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ordered(values: Iterable[str], order: Sequence[str] | None) -> list[str]:
+    """``values`` (deduplicated) in the order of ``order``; values it lacks come after, sorted."""
+    values = list(dict.fromkeys(values))
+    order = list(order or [])
+    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+
+
+def _std(values: pd.Series) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def _direction(frame: pd.DataFrame) -> bool:
+    directions = frame["higher_is_better"].unique()
+    if len(directions) != 1:
+        raise ValueError(f"mixed metric directions in one table: {list(directions)}")
+    return bool(directions[0])
+
+
+# ------------------------------------------------------------------------------------- winning tickets
+
+
+def within_one_std(value: float, reference_mean: float, reference_std: float, higher_is_better: bool) -> bool:
+    """The paper's criterion: ``value`` is no worse than ``reference_mean`` by more than one std."""
+    if any(math.isnan(x) for x in (value, reference_mean)):
+        return False
+    std = 0.0 if math.isnan(reference_std) else reference_std
+    if higher_is_better:
+        return value >= reference_mean - std - 1e-12
+    return value <= reference_mean + std + 1e-12
+
+
+def sparsity_curve(runs: pd.DataFrame, language_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per task, language and sparsity: mean and sample std of the metric over seeds, and the seed count.
+
+    Also the dense (sparsity 0) mean and std of the same task and language, and whether the level qualifies
+    as a winning ticket (within one dense std; sign-aware).
+    """
+    columns = [
+        "task", "language", "sparsity", "metric_name", "higher_is_better", "mean", "std", "n_seeds",
+        "dense_mean", "dense_std", "winning",
+    ]  # fmt: skip
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (task, language), group in runs.groupby(["task", "language"], sort=False):
+        higher = _direction(group)
+        dense = group[group["sparsity"] == 0]["metric"]
+        dense_mean = float(dense.mean()) if len(dense) else math.nan
+        dense_std = _std(dense) if len(dense) else math.nan
+        for sparsity, level in sorted(group.groupby("sparsity"), key=lambda item: item[0]):
+            mean = float(level["metric"].mean())
+            rows.append({
+                "task": task,
+                "language": language,
+                "sparsity": int(sparsity),
+                "metric_name": level["metric_name"].iloc[0],
+                "higher_is_better": higher,
+                "mean": mean,
+                "std": _std(level["metric"]),
+                "n_seeds": int(level["seed"].nunique()),
+                "dense_mean": dense_mean,
+                "dense_std": dense_std,
+                "winning": within_one_std(mean, dense_mean, dense_std, higher),
+            })  # fmt: skip
+    curve = pd.DataFrame(rows, columns=columns)
+    return _sort(curve, language_order, ["sparsity"])
+
+
+def _sort(frame: pd.DataFrame, language_order: Sequence[str] | None, then: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    langs = ordered(frame["language"], language_order)
+    key = frame["language"].map({lang: i for i, lang in enumerate(langs)})
+    frame = frame.assign(_lang=key).sort_values(["task", "_lang", *then], kind="stable")
+    return frame.drop(columns="_lang").reset_index(drop=True)
+
+
+def winning_tickets(
+    runs: pd.DataFrame, random_runs: pd.DataFrame | None = None, language_order: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Table 2: per task and language, the highest sparsity whose mean metric over seeds is within one
+    sample std of the dense mean (sign-aware), its mean and std, and the random sub-network at that sparsity
+    (mean over seeds; nan when it was not trained).
+
+    Sparsity 0 always qualifies, so every (task, language) with a dense run gets a row.
+    """
+    columns = [
+        "task", "language", "metric_name", "higher_is_better", "dense_mean", "dense_std", "ticket_sparsity",
+        "ticket_mean", "ticket_std", "random_mean", "random_std", "n_seeds", "max_sparsity_trained",
+    ]  # fmt: skip
+    curve = sparsity_curve(runs, language_order)
+    rows = []
+    for (task, language), group in curve.groupby(["task", "language"], sort=False):
+        winning = group[group["winning"]]
+        if winning.empty:  # no dense run: nothing to compare with
+            continue
+        best = winning.loc[winning["sparsity"].idxmax()]
+        random_mean = random_std = math.nan
+        if random_runs is not None and not random_runs.empty:
+            match = random_runs[
+                (random_runs["task"] == task)
+                & (random_runs["language"] == language)
+                & (random_runs["sparsity"] == best["sparsity"])
+            ]["metric"]
+            if len(match):
+                random_mean, random_std = float(match.mean()), _std(match)
+        rows.append({
+            "task": task,
+            "language": language,
+            "metric_name": best["metric_name"],
+            "higher_is_better": bool(best["higher_is_better"]),
+            "dense_mean": best["dense_mean"],
+            "dense_std": best["dense_std"],
+            "ticket_sparsity": int(best["sparsity"]),
+            "ticket_mean": best["mean"],
+            "ticket_std": best["std"],
+            "random_mean": random_mean,
+            "random_std": random_std,
+            "n_seeds": int(best["n_seeds"]),
+            "max_sparsity_trained": int(group["sparsity"].max()),
+        })  # fmt: skip
+    return _sort(pd.DataFrame(rows, columns=columns), language_order, [])
+
+
+def table2_wide(tickets: pd.DataFrame, language_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Table 2 in the paper's layout: one row per language; per task the dense mean, the winning ticket's
+    mean (f*), its sparsity s (%) and the random sub-network at s. Missing (task, language) cells are nan."""
+    if tickets.empty:
+        return pd.DataFrame()
+    langs = ordered(tickets["language"], language_order)
+    columns = {}
+    for task in dict.fromkeys(tickets["task"]):
+        rows = tickets[tickets["task"] == task].set_index("language").reindex(langs)
+        columns[f"{task} dense"] = rows["dense_mean"]
+        columns[f"{task} f*"] = rows["ticket_mean"]
+        columns[f"{task} s (%)"] = rows["ticket_sparsity"].astype("Int64")
+        columns[f"{task} rand"] = rows["random_mean"]
+    return pd.DataFrame(columns, index=pd.Index(langs, name="language"))
+
+
+# ------------------------------------------------------------------------------------------------ transfer
+
+
+def transfer_matrix(
+    runs: pd.DataFrame,
+    dense: pd.DataFrame | None = None,
+    language_order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Tables 3-5: rows = sub-network source (dense first, then languages, then random), columns = target.
+
+    ``runs`` has one row per (source, target language, seed) with columns ``source``, ``language`` (the
+    target) and ``metric``; the diagonal is the source's own ticket (source == language). ``dense`` holds
+    the dense runs (sparsity 0) per target. Values are means over seeds; missing cells are nan.
+    """
+    targets = ordered(
+        list(runs["language"]) + (list(dense["language"]) if dense is not None else []), language_order
+    )
+    sources = [s for s in ordered(runs["source"], language_order) if s != RANDOM]
+    rows = ([DENSE] if dense is not None and not dense.empty else []) + sources
+    rows += [RANDOM] if (runs["source"] == RANDOM).any() else []
+    matrix = pd.DataFrame(np.nan, index=pd.Index(rows, name="source"), columns=pd.Index(targets, name="target"))
+    means = runs.groupby(["source", "language"])["metric"].mean()
+    for (source, target), value in means.items():
+        matrix.loc[source, target] = value
+    if dense is not None and not dense.empty:
+        for target, value in dense.groupby("language")["metric"].mean().items():
+            matrix.loc[DENSE, target] = value
+    return matrix
+
+
+def transfer_success(runs: pd.DataFrame) -> pd.DataFrame:
+    """Whether a(s, t) is within one std (over seeds) of a(t, t): rows = source, columns = target (bool)."""
+    higher = _direction(runs)
+    own = runs[runs["source"] == runs["language"]].groupby("language")["metric"]
+    own_mean, own_std = own.mean(), own.agg(_std)
+    matrix = transfer_matrix(runs)
+    result = pd.DataFrame(False, index=matrix.index, columns=matrix.columns)
+    for source in matrix.index:
+        for target in matrix.columns:
+            if target in own_mean.index:
+                result.loc[source, target] = within_one_std(
+                    matrix.loc[source, target], own_mean[target], own_std[target], higher
+                )
+    return result
+
+
+def relative_transfer_drop(table: pd.DataFrame, higher_is_better: bool = True) -> pd.Series:
+    """Footnote 15: per source s, the mean over targets t != s of (a(s, t) - a(t, t)) / a(t, t).
+
+    ``table``: index = source, columns = target, values a(source, target); a(t, t) is read from the row of
+    t. The sign is flipped when lower is better (perplexity), so that a negative value is a loss in both
+    cases. Targets without a(t, t) or a(s, t) are skipped; a source with no usable target gets nan. Rows
+    that are not languages of the columns (the dense or random rows) are skipped.
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    result = {}
+    for source in table.index:
+        if source not in table.columns:
+            continue
+        drops = []
+        for target in table.columns:
+            if target == source or target not in table.index:
+                continue
+            own, transferred = table.loc[target, target], table.loc[source, target]
+            if pd.isna(own) or pd.isna(transferred) or own == 0:
+                continue
+            drops.append(sign * (transferred - own) / own)
+        result[source] = float(np.mean(drops)) if drops else math.nan
+    return pd.Series(result, name="relative_transfer_drop", dtype=float).rename_axis("source")
+
+
+# ------------------------------------------------------------------------------------------------- overlap
+
+
+def overlap_pairs(
+    languages: Sequence[str], seeds: Sequence[int]
+) -> list[tuple[str, tuple[str, int], tuple[str, int]]]:
+    """The mask pairs of the overlap analysis: ``(kind, (lang_a, seed_a), (lang_b, seed_b))``.
+
+    ``cross_language``: every pair of different languages, compared seed by seed (same seed on both sides);
+    ``same_language``: every pair of seeds of one language (the paper's upper bound).
+    """
+    pairs = []
+    for lang_a, lang_b in combinations(languages, 2):
+        for seed in seeds:
+            pairs.append(("cross_language", (lang_a, seed), (lang_b, seed)))
+    for lang in languages:
+        for seed_a, seed_b in combinations(seeds, 2):
+            pairs.append(("same_language", (lang, seed_a), (lang, seed_b)))
+    return pairs
+
+
+def expected_random_overlap(sparsity_percent: float) -> float:
+    """Jaccard overlap expected of two independent random masks at this sparsity: k / (2 - k), k kept share."""
+    keep = 1.0 - sparsity_percent / 100.0
+    return keep / (2.0 - keep) if keep > 0 else math.nan
+
+
+def overlap_table(
+    records: Iterable[tuple[str, tuple[str, int], tuple[str, int], Mapping[str, float]]],
+    *,
+    task: str,
+    sparsity: int,
+    language_order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Overlap per layer (Fig. 3) from ``(kind, (lang_a, seed_a), (lang_b, seed_b), jaccard_by_layer)``.
+
+    One row per (kind, language pair, layer) with the mean and std over the compared seed pairs, then the
+    random expectation (kind ``random``) for every layer. Layers keep the order of the masks (``all`` last).
+    """
+    rows, layers = [], []
+    for kind, (lang_a, _), (lang_b, _), by_layer in records:
+        for layer, value in by_layer.items():
+            if layer not in layers:
+                layers.append(layer)
+            rows.append({"kind": kind, "lang_a": lang_a, "lang_b": lang_b, "layer": layer, "value": value})
+    columns = ["task", "sparsity", "kind", "lang_a", "lang_b", "layer", "layer_index", "jaccard", "jaccard_std", "n"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    layers = [layer for layer in layers if layer != "all"] + (["all"] if "all" in layers else [])
+    langs = ordered([r["lang_a"] for r in rows] + [r["lang_b"] for r in rows], language_order)
+    rank = {lang: i for i, lang in enumerate(langs)}
+    raw = pd.DataFrame(rows)
+    out = []
+    for (kind, lang_a, lang_b, layer), group in raw.groupby(["kind", "lang_a", "lang_b", "layer"], sort=False):
+        if rank[lang_b] < rank[lang_a]:
+            lang_a, lang_b = lang_b, lang_a
+        out.append({
+            "kind": kind, "lang_a": lang_a, "lang_b": lang_b, "layer": layer,
+            "jaccard": float(group["value"].mean()), "jaccard_std": _std(group["value"]), "n": len(group),
+        })  # fmt: skip
+    expected = expected_random_overlap(sparsity)
+    for layer in layers:
+        out.append({
+            "kind": "random", "lang_a": "", "lang_b": "", "layer": layer,
+            "jaccard": expected, "jaccard_std": 0.0, "n": 0,
+        })  # fmt: skip
+    table = pd.DataFrame(out)
+    table.insert(0, "task", task)
+    table.insert(1, "sparsity", int(sparsity))
+    table["layer_index"] = table["layer"].map({layer: i for i, layer in enumerate(layers)})
+    kinds = {"cross_language": 0, "same_language": 1, "random": 2}
+    table = table.assign(
+        _kind=table["kind"].map(kinds),
+        _a=table["lang_a"].map(rank).fillna(-1),
+        _b=table["lang_b"].map(rank).fillna(-1),
+    ).sort_values(["_kind", "_a", "_b", "layer_index"], kind="stable")
+    return table.drop(columns=["_kind", "_a", "_b"])[columns].reset_index(drop=True)
+
+
+def overlap_wide(table: pd.DataFrame) -> pd.DataFrame:
+    """Overlap table as rows = pair ("a-b", "a (seeds)" for the upper bound, "random"), columns = layers."""
+    if table.empty:
+        return pd.DataFrame()
+
+    def label(row):
+        if row["kind"] == "cross_language":
+            return f"{row['lang_a']}-{row['lang_b']}"
+        if row["kind"] == "same_language":
+            return f"{row['lang_a']} (seeds)"
+        return "random k/(2-k)"
+
+    labelled = table.assign(pair=table.apply(label, axis=1))
+    layers = list(dict.fromkeys(table.sort_values("layer_index", kind="stable")["layer"]))
+    pairs = list(dict.fromkeys(labelled["pair"]))
+    wide = labelled.pivot(index="pair", columns="layer", values="jaccard")
+    return wide.loc[pairs, layers]
+
+
+# ------------------------------------------------------------------------------------------------- output
+
+
+def _format(value: Any, floatfmt: str) -> str:
+    if value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else format(float(value), floatfmt)
+    return str(value)
+
+
+def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4g", index: bool = False) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency); nan cells are left empty."""
+    if index:
+        frame = frame.reset_index()
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_format(v, floatfmt) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike | None = None,
+                *, index: bool = False, floatfmt: str = ".4g", title: str | None = None) -> None:
+    """Write ``frame`` as CSV (and Markdown), each atomically."""
+    from subnets.io import atomic_path
+
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=index)
+    if md_path is not None:
+        text = (f"{title}\n\n" if title else "") + to_markdown(frame, floatfmt=floatfmt, index=index)
+        with atomic_path(md_path) as tmp:
+            tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,175 @@
+"""Figures of a study (seaborn / matplotlib, Agg backend): each function takes the tables of
+:mod:`subnets.analysis` and writes one figure to every path given (PNG, PDF, ...), atomically.
+
+Languages appear in a fixed order (the config's), so colours and panels match across figures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+
+from subnets.analysis import ordered
+
+METRIC_LABELS = {"perplexity": "perplexity (lower is better)", "f1": "F1 (%)", "accuracy": "accuracy (%)"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    return plt, sns
+
+
+def _save(fig, paths: Sequence[str | os.PathLike]) -> None:
+    from subnets.io import atomic_path
+
+    for path in paths:
+        suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=suffix, bbox_inches="tight", dpi=150)
+
+
+def _metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name)
+
+
+def plot_sparsity_curves(
+    curve: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    language_order: Sequence[str] | None = None,
+    title: str | None = None,
+) -> None:
+    """Fig. 2: one panel per language, the metric (mean +- std over seeds) against sparsity, and the dense
+    mean +- 1 std as a band. ``curve`` is :func:`subnets.analysis.sparsity_curve` of one task."""
+    plt, sns = _pyplot()
+    langs = ordered(curve["language"], language_order)
+    ncols = min(len(langs), 4) or 1
+    nrows = math.ceil(len(langs) / ncols) or 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False, sharex=True)
+    palette = dict(zip(langs, sns.color_palette("tab10", n_colors=max(len(langs), 1))))
+    metric_name = curve["metric_name"].iloc[0] if len(curve) else "metric"
+    for ax, lang in zip(axes.flat, langs):
+        data = curve[curve["language"] == lang].sort_values("sparsity")
+        x, mean, std = data["sparsity"], data["mean"], data["std"].fillna(0)
+        dense_mean, dense_std = data["dense_mean"].iloc[0], data["dense_std"].fillna(0).iloc[0]
+        ax.axhspan(dense_mean - dense_std, dense_mean + dense_std, color="grey", alpha=0.25, label="dense ± 1 std")
+        ax.axhline(dense_mean, color="grey", lw=1)
+        ax.errorbar(x, mean, yerr=std, color=palette[lang], marker="o", ms=3, capsize=2, label="IMP sub-network")
+        winning = data[data["winning"].astype(bool)]
+        ax.scatter(winning["sparsity"], winning["mean"], s=30, facecolors="none", edgecolors="black", zorder=3,
+                   label="winning ticket")
+        ax.set_title(lang)
+        ax.set_xlabel("sparsity (%)")
+        ax.set_ylabel(_metric_label(metric_name))
+    for ax in list(axes.flat)[len(langs):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _save(fig, paths)
+    plt.close(fig)
+
+
+def plot_overlap(
+    table: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    language_order: Sequence[str] | None = None,
+    title: str | None = None,
+) -> None:
+    """Fig. 3: Jaccard overlap per layer, one line per language pair, the same-language mean over seed pairs
+    (upper bound) and the random expectation. ``table`` is :func:`subnets.analysis.overlap_table` of one task.
+    The "all" column (whole model) is left out of the x axis."""
+    plt, sns = _pyplot()
+    data = table[table["layer"] != "all"].sort_values("layer_index")
+    layers = list(dict.fromkeys(data["layer"]))
+    position = {layer: i for i, layer in enumerate(layers)}
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.55 * len(layers) + 2), 3.6))
+    cross = data[data["kind"] == "cross_language"]
+    langs = ordered(list(cross["lang_a"]) + list(cross["lang_b"]), language_order)
+    rank = {lang: i for i, lang in enumerate(langs)}
+    pairs = sorted(set(zip(cross["lang_a"], cross["lang_b"])), key=lambda p: (rank[p[0]], rank[p[1]]))
+    colours = sns.color_palette("husl", n_colors=max(len(pairs), 1))
+    for colour, (a, b) in zip(colours, pairs):
+        line = cross[(cross["lang_a"] == a) & (cross["lang_b"] == b)]
+        ax.plot(line["layer"].map(position), line["jaccard"], marker="o", ms=3, lw=1, color=colour, label=f"{a}-{b}")
+    same = data[data["kind"] == "same_language"]
+    if len(same):
+        upper = same.groupby("layer")["jaccard"].mean().reindex(layers)
+        ax.plot(range(len(layers)), upper.values, color="black", ls="--", lw=1.5, label="same language (seeds)")
+    random = data[data["kind"] == "random"]
+    if len(random):
+        ax.plot(random["layer"].map(position), random["jaccard"], color="grey", ls=":", lw=1.5,
+                label="random k/(2-k)")
+    ax.set_xticks(range(len(layers)), layers)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("Jaccard overlap")
+    ax.set_ylim(0, 1.02)
+    sparsity = int(table["sparsity"].iloc[0]) if len(table) else None
+    ax.set_title(title or (f"overlap at {sparsity}% sparsity" if sparsity is not None else "overlap"))
+    ax.legend(fontsize="x-small", ncol=2 if len(pairs) > 8 else 1, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    _save(fig, paths)
+    plt.close(fig)
+
+
+def plot_transfer_heatmap(
+    matrix: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    higher_is_better: bool = True,
+    title: str | None = None,
+) -> None:
+    """Fig. 4: a(source, target) - a(target, target) for every source row of a transfer matrix (index =
+    source, columns = target, the diagonal a(t, t) read from the row of t). Green is better, red worse."""
+    plt, sns = _pyplot()
+    diagonal = pd.Series({t: matrix.loc[t, t] for t in matrix.columns if t in matrix.index})
+    difference = matrix[diagonal.index].sub(diagonal, axis=1)
+    fig, ax = plt.subplots(figsize=(0.6 * len(difference.columns) + 2.5, 0.5 * len(difference.index) + 1.5))
+    sns.heatmap(
+        difference.astype(float), annot=True, fmt=".2f", center=0,
+        cmap="RdYlGn" if higher_is_better else "RdYlGn_r", ax=ax, cbar_kws={"label": "a(s, t) - a(t, t)"},
+    )  # fmt: skip
+    ax.set_xlabel("target language")
+    ax.set_ylabel("sub-network")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, paths)
+    plt.close(fig)
+
+
+def plot_relative_drop(
+    drops: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    language_order: Sequence[str] | None = None,
+) -> None:
+    """Fig. 6: bars of the relative transfer drop per source language, one panel per task, one bar colour per
+    sparsity. ``drops`` has columns task, sparsity, source, relative_transfer_drop."""
+    plt, sns = _pyplot()
+    tasks = list(dict.fromkeys(drops["task"]))
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4 * max(len(tasks), 1), 3.2), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        data = drops[drops["task"] == task].copy()
+        data["relative drop (%)"] = 100 * data["relative_transfer_drop"]
+        data["sparsity (%)"] = data["sparsity"].astype(str)
+        sns.barplot(data=data, x="source", y="relative drop (%)", hue="sparsity (%)", ax=ax,
+                    order=ordered(data["source"], language_order))
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(task)
+        ax.set_xlabel("source language")
+    fig.tight_layout()
+    _save(fig, paths)
+    plt.close(fig)

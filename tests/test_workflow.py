@@ -1,0 +1,314 @@
+"""Workflow tests: snakemake on the micro config (config/micro.yaml) in a temporary directory.
+
+- the whole micro study runs end to end; every table has the expected shape and value ranges, every figure
+  exists and is non-empty, and a second run has nothing to do;
+- config errors (unknown key, wrong type, a language the data lacks) stop before any job, naming the key;
+- partial reruns: a changed learning rate of one task plans only that task's training jobs and the aggregates
+  above them; removing one round's outputs plans only that round and what depends on it.
+
+Run with ``pytest -m workflow``; the end-to-end run takes a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytest.importorskip("snakemake")
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+MICRO = REPO / "config" / "micro.yaml"
+TASKS = ("mlm", "ner")
+LANGS = ("t0", "t1")
+SEEDS = (0, 1)
+LEVELS = (0, 20, 40)
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("snakemake")
+    command = [exe] if exe else [sys.executable, "-m", "snakemake"]
+    command += ["-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(configfile), *args]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=1200, check=False)
+
+
+def write_config(path: Path, edit=None) -> Path:
+    config = yaml.safe_load(MICRO.read_text())
+    if edit is not None:
+        edit(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run (-n) plans."""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n|rule |localrule )", output):
+        match = re.search(r"^(?:local)?rule (\w+):", block, flags=re.MULTILINE)
+        if not match:
+            continue
+        wildcards = {}
+        found = re.search(r"^\s+wildcards: (.*)$", block, flags=re.MULTILINE)
+        if found:
+            wildcards = dict(item.split("=", 1) for item in found.group(1).split(", "))
+        jobs.append((match.group(1), wildcards))
+    return jobs
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """The "Job stats" table of a snakemake run or dry run: rule -> count."""
+    table = output.split("Job stats:", 1)[1]
+    stats = {}
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        stats[parts[0]] = int(parts[1])
+    return stats
+
+
+@pytest.fixture(scope="module")
+def micro_run(tmp_path_factory):
+    """The micro study, run once for the module."""
+    workdir = tmp_path_factory.mktemp("micro")
+    configfile = write_config(workdir / "micro.yaml")
+    result = snakemake(workdir, configfile, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-6000:]
+    return workdir, configfile
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+def test_micro_tables(micro_run):
+    workdir, _ = micro_run
+    tables = workdir / "results" / "micro" / "tables"
+
+    tickets = pd.read_csv(tables / "winning_tickets.csv")
+    assert len(tickets) == len(TASKS) * len(LANGS)
+    assert set(tickets["task"]) == set(TASKS) and set(tickets["language"]) == set(LANGS)
+    assert tickets["ticket_sparsity"].isin(LEVELS).all()
+    assert (tickets["n_seeds"] == len(SEEDS)).all()
+    ner, mlm = tickets[tickets["task"] == "ner"], tickets[tickets["task"] == "mlm"]
+    assert ner[["dense_mean", "ticket_mean"]].stack().between(0, 100).all()
+    assert (mlm[["dense_mean", "ticket_mean"]] >= 1).all().all()  # perplexity
+    assert not mlm["higher_is_better"].any() and ner["higher_is_better"].all()
+    at_random_level = tickets[tickets["ticket_sparsity"] == 40]
+    assert at_random_level["random_mean"].notna().all()  # the random sub-network was trained at 40%
+    assert (workdir / "results/micro/tables/winning_tickets.md").read_text().count("\n|") >= len(tickets)
+
+    for task in TASKS:
+        rounds = pd.read_csv(tables / task / "imp_rounds.csv")
+        assert len(rounds) == len(LANGS) * len(SEEDS) * len(LEVELS)
+        assert sorted(rounds["sparsity"].unique()) == list(LEVELS)
+        assert rounds["metric"].map(math.isfinite).all()
+        curve = pd.read_csv(tables / task / "sparsity_curve.csv")
+        assert len(curve) == len(LANGS) * len(LEVELS)
+        assert (curve["n_seeds"] == len(SEEDS)).all() and (curve["std"] >= 0).all()
+        assert curve[curve["sparsity"] == 0]["winning"].all()
+
+        overlap = pd.read_csv(tables / task / "overlap_sparsity40.csv", keep_default_na=False)
+        layers = ["0", "1", "all"]  # 2 encoder layers; MLM and NER models have no pooler
+        assert sorted(overlap["layer"].astype(str).unique()) == sorted(layers)
+        counts = Counter(overlap["kind"])
+        assert counts == {"cross_language": 3, "same_language": 2 * 3, "random": 3}
+        assert overlap["jaccard"].astype(float).between(0, 1).all()
+        random = overlap[overlap["kind"] == "random"]["jaccard"].astype(float)
+        assert random.tolist() == pytest.approx([0.6 / 1.4] * 3)
+
+        matrix = pd.read_csv(tables / task / "transfer_sparsity40.csv", index_col=0)
+        assert list(matrix.index) == ["dense", *LANGS, "random"]
+        assert list(matrix.columns) == list(LANGS)
+        assert matrix.notna().all().all()
+
+    drops = pd.read_csv(tables / "relative_transfer_drop.csv")
+    assert len(drops) == len(TASKS) * len(LANGS)
+    assert drops["relative_transfer_drop"].map(math.isfinite).all()
+    assert drops["relative_transfer_drop"].abs().lt(10).all()
+
+
+def test_micro_figures(micro_run):
+    workdir, _ = micro_run
+    figures = workdir / "results" / "micro" / "figures"
+    names = [f"fig2_sparsity_{t}" for t in TASKS] + [f"fig3_overlap_{t}" for t in TASKS]
+    names += [f"fig4_transfer_{t}_sparsity40" for t in TASKS] + ["fig6_relative_drop"]
+    for name in names:
+        for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+            path = figures / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+            assert path.read_bytes()[:4] == magic
+
+
+def test_micro_masks_and_metrics(micro_run):
+    from subnets.masks import load_mask
+
+    workdir, _ = micro_run
+    round_dir = workdir / "results/micro/imp/ner/t1/seed1/sparsity20"
+    _, metadata = load_mask(round_dir / "next_mask.safetensors")
+    assert metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
+    assert metadata["sparsity_percent"] == 40
+    assert (metadata["task"], metadata["language"], metadata["seed"], metadata["method"]) == ("ner", "t1", 1, "imp")
+    assert len(metadata["theta0_fingerprint"]) == 16
+    metrics = pd.read_json(round_dir / "metrics.json", typ="series")
+    assert metrics["theta0_fingerprint"] == metadata["theta0_fingerprint"]
+    assert metrics["sparsity"] == 20 and metrics["mask_sparsity"] == pytest.approx(0.2, abs=1e-3)
+
+
+def test_nothing_left_to_do(micro_run):
+    workdir, configfile = micro_run
+    result = snakemake(workdir, configfile, "-n")
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------------------ partial reruns
+
+
+def test_learning_rate_edit_reruns_that_task_alone(micro_run, tmp_path):
+    workdir, _ = micro_run
+
+    def edit(config):
+        config["tasks"]["ner"]["training"]["learning_rate"] = 5.0e-4
+
+    result = snakemake(workdir, write_config(tmp_path / "edited.yaml", edit), "-n")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    rules = Counter(rule for rule, _ in jobs)
+    assert rules["imp_round"] == len(LANGS) * len(SEEDS) * len(LEVELS)
+    assert rules["train_subnetwork"] == 2 * len(LANGS) * len(SEEDS)  # transfer + random, all ner
+    assert all(w.get("task", "ner") == "ner" for _, w in jobs), jobs
+    for rule in ("toy_world", "toy_tokenizer", "pretrain_toy_model", "prepare_data", "random_mask"):
+        assert rules[rule] == 0, (rule, jobs)
+    for rule in ("imp_summary", "overlap", "transfer_matrix", "winning_tickets_table", "relative_drop_table"):
+        assert rules[rule] == 1, (rule, jobs)
+
+
+def test_removed_round_reruns_it_and_its_dependents(micro_run, tmp_path):
+    workdir, configfile = micro_run
+    copy = tmp_path / "work"
+    shutil.copytree(workdir, copy, symlinks=True)
+    shutil.rmtree(copy / "results/micro/imp/mlm/t1/seed1/sparsity20")
+    result = snakemake(copy, configfile, "-n")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    rounds = sorted((w["task"], w["lang"], w["seed"], w["sparsity"]) for r, w in jobs if r == "imp_round")
+    assert rounds == [("mlm", "t1", "1", "20"), ("mlm", "t1", "1", "40")]
+    trained = [(w["lang"], w["seed"], w["source"]) for r, w in jobs if r == "train_subnetwork"]
+    assert trained == [("t0", "1", "t1")]  # the t1 ticket at 40% (seed 1) transferred to t0
+    assert all(w.get("task", "mlm") == "mlm" for _, w in jobs), jobs
+    assert not any(r in ("prepare_data", "random_mask", "pretrain_toy_model") for r, _ in jobs)
+
+
+# ------------------------------------------------------------------------------------------ shipped configs
+
+
+def test_paper_grid_plans_the_full_study(tmp_path):
+    result = snakemake(tmp_path, REPO / "config" / "config.yaml", "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stdout[-4000:]
+    stats = job_stats(result.stdout)
+    pairs = 11 + 9 + 10  # MLM, NER (no sw, hi), XNLI (no fa)
+    assert stats["prepare_model"] == 1 and stats["prepare_data"] == pairs
+    assert stats["imp_round"] == pairs * 3 * 10  # 3 seeds, sparsity 0..90
+    cross = (11 * 10 + 9 * 8 + 10 * 9) * 3 * 2  # source != target, 3 seeds, at 50% and 80%
+    random = pairs * 3 * 4  # random sub-networks at 30, 50, 60, 80%
+    assert stats["train_subnetwork"] == cross + random
+
+
+def test_demo_plans_toy_chain(tmp_path):
+    result = snakemake(tmp_path, REPO / "config" / "demo.yaml", "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stdout[-4000:]
+    stats = job_stats(result.stdout)
+    assert stats["toy_world"] == stats["toy_tokenizer"] == stats["pretrain_toy_model"] == 1
+    assert "prepare_model" not in stats
+    assert stats["prepare_data"] == 15
+
+
+# ------------------------------------------------------------------------------------------ config errors
+
+
+def _fails_before_any_job(tmp_path, edit, *expected):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = snakemake(workdir, write_config(tmp_path / "bad.yaml", edit), "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Job stats:" not in output and not planned_jobs(result.stdout)
+    for text in expected:
+        assert text in output, output
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+    return output
+
+
+def test_unknown_key_is_named(tmp_path):
+    def edit(config):
+        config["tasks"]["ner"]["training"]["learning_rte"] = 1e-3
+
+    _fails_before_any_job(tmp_path, edit, "learning_rte", "Additional properties are not allowed")
+
+
+def test_unknown_top_level_key_is_named(tmp_path):
+    _fails_before_any_job(tmp_path, lambda c: c.update(sedes=[0]), "sedes")
+
+
+def test_wrong_type_is_named(tmp_path):
+    def edit(config):
+        config["tasks"]["mlm"]["training"]["batch_size"] = "sixteen"
+
+    _fails_before_any_job(tmp_path, edit, "batch_size", "is not of type 'integer'")
+
+
+def test_language_the_toy_world_lacks(tmp_path):
+    def edit(config):
+        config["tasks"]["ner"]["languages"] = ["t0", "t5"]
+
+    _fails_before_any_job(tmp_path, edit, "tasks.ner.languages", "t5")
+
+
+def test_language_the_hub_dataset_lacks(tmp_path):
+    def edit(config):
+        config["model"] = {"name": "mbert", "source": "bert-base-multilingual-cased"}
+        config["tasks"]["ner"]["data"]["source"] = "hub"
+        config["tasks"]["ner"]["languages"] = ["en", "sw", "xx"]
+        config["tasks"]["mlm"]["data"]["source"] = "hub"
+        config["tasks"]["mlm"]["languages"] = ["en"]
+
+    output = _fails_before_any_job(tmp_path, edit, "tasks.ner.languages", "xx")
+    assert "unimelb-nlp/wikiann" in output
+
+
+def test_xnli_has_no_farsi(tmp_path):
+    def edit(config):
+        config["tasks"]["nli"] = {
+            "languages": ["en", "fa"],
+            "data": {"source": "hub", "n_train": 10, "n_eval": 10},
+            "training": {"max_steps": 1},
+        }
+
+    _fails_before_any_job(tmp_path, edit, "tasks.nli.languages", "'fa'")
+
+
+def test_sparsity_not_reached_by_imp(tmp_path):
+    def edit(config):
+        config["analysis"]["transfer_sparsities"] = [60]
+
+    _fails_before_any_job(tmp_path, edit, "analysis.transfer_sparsities", "60")
+
+
+def test_unknown_task_option_is_named(tmp_path):
+    def edit(config):
+        config["tasks"]["mlm"]["options"] = {"mlm_probabilty": 0.2}
+
+    _fails_before_any_job(tmp_path, edit, "tasks.mlm.options", "mlm_probabilty")

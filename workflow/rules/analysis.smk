@@ -1,0 +1,50 @@
+# Aggregates of the IMP rounds (small CPU jobs): the per-round table, the metric-vs-sparsity curve (Fig. 2)
+# and the winning tickets (Table 2).
+
+
+rule imp_summary:
+    input:
+        metrics=imp_metrics_of_task,
+        random=random_metrics_of_task,
+    output:
+        rounds=table("{task}/imp_rounds"),
+        curve=table("{task}/sparsity_curve"),
+        curve_md=table("{task}/sparsity_curve", "md"),
+        tickets=table("{task}/winning_tickets"),
+    log:
+        f"{LOGS}/imp_summary/{{task}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=task_languages,
+    script:
+        "../scripts/imp_summary.py"
+
+
+rule winning_tickets_table:
+    input:
+        expand(table("{task}/winning_tickets"), task=TASKS),
+    output:
+        csv=report(
+            table("winning_tickets"),
+            caption="../report/winning_tickets.rst",
+            category="Tables",
+        ),
+        wide=table("winning_tickets_wide"),
+        md=table("winning_tickets", "md"),
+    params:
+        languages=language_order(),
+    log:
+        f"{LOGS}/winning_tickets_table.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/winning_tickets_table.py"

@@ -1,0 +1,21 @@
+# Raw data (hub, local files or the toy world) -> subsample -> tokenise once -> resources/{study}/data/{task}/{lang}.
+
+
+rule prepare_data:
+    input:
+        unpack(prepare_data_input),
+    output:
+        directory(f"{RESOURCES}/data/{{task}}/{{lang}}"),
+    log:
+        f"{LOGS}/prepare_data/{{task}}/{{lang}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        data=data_params,
+        options=task_options,
+    script:
+        "../scripts/prepare_data.py"

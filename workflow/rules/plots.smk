@@ -1,0 +1,97 @@
+# Figures (seaborn; PNG and PDF), captions in workflow/report/ for `snakemake --report`.
+
+
+rule plot_sparsity:
+    input:
+        curve=table("{task}/sparsity_curve"),
+    output:
+        png=report(
+            figure("fig2_sparsity_{task}", "png"),
+            caption="../report/fig2.rst",
+            category="Fig. 2: winning tickets",
+        ),
+        pdf=figure("fig2_sparsity_{task}", "pdf"),
+    log:
+        f"{LOGS}/plots/fig2_sparsity_{{task}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=task_languages,
+    script:
+        "../scripts/plot_sparsity.py"
+
+
+rule plot_overlap:
+    input:
+        overlap=table(f"{{task}}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}"),
+    output:
+        png=report(
+            figure("fig3_overlap_{task}", "png"),
+            caption="../report/fig3.rst",
+            category="Fig. 3: overlap",
+        ),
+        pdf=figure("fig3_overlap_{task}", "pdf"),
+    log:
+        f"{LOGS}/plots/fig3_overlap_{{task}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=task_languages,
+        sparsity=OVERLAP_SPARSITY,
+    script:
+        "../scripts/plot_overlap.py"
+
+
+rule plot_transfer:
+    input:
+        matrix=table("{task}/transfer_sparsity{sparsity}"),
+        drop=table("{task}/relative_drop_sparsity{sparsity}"),
+    output:
+        png=report(
+            figure("fig4_transfer_{task}_sparsity{sparsity}", "png"),
+            caption="../report/fig4.rst",
+            category="Fig. 4: transfer",
+        ),
+        pdf=figure("fig4_transfer_{task}_sparsity{sparsity}", "pdf"),
+    log:
+        f"{LOGS}/plots/fig4_transfer_{{task}}_sparsity{{sparsity}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/plot_transfer.py"
+
+
+rule plot_relative_drop:
+    input:
+        drops=table("relative_transfer_drop"),
+    output:
+        png=report(
+            figure("fig6_relative_drop", "png"),
+            caption="../report/fig6.rst",
+            category="Fig. 6: relative drop",
+        ),
+        pdf=figure("fig6_relative_drop", "pdf"),
+    log:
+        f"{LOGS}/plots/fig6_relative_drop.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=language_order(),
+    script:
+        "../scripts/plot_relative_drop.py"

@@ -1,0 +1,87 @@
+# Training any (mask, task, target language, seed) from theta0: cross-lingual transfer of winning tickets and
+# random sub-networks (Tables 2-5, Figs. 4 and 6).
+
+
+rule random_mask:
+    input:
+        model=MODEL_DIR,
+    output:
+        f"{RESULTS}/masks/random/{{task}}/seed{{seed}}/sparsity{{sparsity}}.safetensors",
+    log:
+        f"{LOGS}/random_mask/{{task}}/seed{{seed}}/sparsity{{sparsity}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        options=task_options,
+    script:
+        "../scripts/random_mask.py"
+
+
+rule train_subnetwork:
+    input:
+        unpack(subnetwork_input),
+    output:
+        f"{RESULTS}/train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}/metrics.json",
+    log:
+        f"{LOGS}/train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: training_threads
+    resources:
+        gpu=config["resources"]["gpu_per_job"],
+        mem_mb=training_resource("mem_mb"),
+        runtime=training_resource("runtime"),
+    params:
+        training=training_params,
+        options=task_options,
+    script:
+        "../scripts/train_subnetwork.py"
+
+
+rule transfer_matrix:
+    input:
+        unpack(transfer_matrix_input),
+    output:
+        runs=table("{task}/transfer_runs_sparsity{sparsity}"),
+        matrix=table("{task}/transfer_sparsity{sparsity}"),
+        md=table("{task}/transfer_sparsity{sparsity}", "md"),
+        success=table("{task}/transfer_success_sparsity{sparsity}"),
+        drop=table("{task}/relative_drop_sparsity{sparsity}"),
+    log:
+        f"{LOGS}/transfer_matrix/{{task}}/sparsity{{sparsity}}.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=task_languages,
+    script:
+        "../scripts/transfer_matrix.py"
+
+
+rule relative_drop_table:
+    input:
+        expand(
+            table("{task}/relative_drop_sparsity{sparsity}"),
+            task=TASKS,
+            sparsity=[sparsity_label(s) for s in TRANSFER_SPARSITIES],
+        ),
+    output:
+        csv=table("relative_transfer_drop"),
+        md=table("relative_transfer_drop", "md"),
+    log:
+        f"{LOGS}/relative_drop_table.log",
+    conda:
+        "../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/relative_drop_table.py"
