@@ -14,7 +14,7 @@ rule imp_summary:
     log:
         f"{LOGS}/imp_summary/{{task}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -36,15 +36,15 @@ rule winning_tickets_table:
         ),
         wide=table("winning_tickets_wide"),
         md=table("winning_tickets", "md"),
-    params:
-        languages=language_order(),
     log:
         f"{LOGS}/winning_tickets_table.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        languages=language_order(),
     script:
         "../scripts/winning_tickets_table.py"

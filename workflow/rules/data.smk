@@ -9,7 +9,7 @@ rule prepare_data:
     log:
         f"{LOGS}/prepare_data/{{task}}/{{lang}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=8000,

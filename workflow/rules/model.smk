@@ -8,7 +8,7 @@ rule toy_world:
     log:
         f"{LOGS}/toy_world.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -27,7 +27,7 @@ rule toy_tokenizer:
     log:
         f"{LOGS}/toy_tokenizer.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -49,7 +49,7 @@ if USE_TOY_MODEL:
         log:
             f"{LOGS}/pretrain_toy_model.log",
         conda:
-            "../envs/subnets.yaml"
+            "../../envs/subnets.yaml"
         threads: config["resources"]["threads"]
         resources:
             gpu=config["resources"]["gpu_per_job"],
@@ -68,7 +68,7 @@ else:
         log:
             f"{LOGS}/prepare_model.log",
         conda:
-            "../envs/subnets.yaml"
+            "../../envs/subnets.yaml"
         threads: 1
         resources:
             mem_mb=8000,

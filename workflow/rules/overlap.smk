@@ -17,7 +17,7 @@ rule overlap:
     log:
         f"{LOGS}/overlap/{{task}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=8000,

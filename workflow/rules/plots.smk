@@ -14,7 +14,7 @@ rule plot_sparsity:
     log:
         f"{LOGS}/plots/fig2_sparsity_{{task}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -38,7 +38,7 @@ rule plot_overlap:
     log:
         f"{LOGS}/plots/fig3_overlap_{{task}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -64,7 +64,7 @@ rule plot_transfer:
     log:
         f"{LOGS}/plots/fig4_transfer_{{task}}_sparsity{{sparsity}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -86,7 +86,7 @@ rule plot_relative_drop:
     log:
         f"{LOGS}/plots/fig6_relative_drop.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,

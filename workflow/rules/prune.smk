@@ -11,7 +11,7 @@ rule imp_round:
     log:
         f"{LOGS}/imp/{{task}}/{{lang}}/seed{{seed}}/sparsity{{sparsity}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: training_threads
     resources:
         gpu=config["resources"]["gpu_per_job"],

@@ -10,7 +10,7 @@ rule random_mask:
     log:
         f"{LOGS}/random_mask/{{task}}/seed{{seed}}/sparsity{{sparsity}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -29,7 +29,7 @@ rule train_subnetwork:
     log:
         f"{LOGS}/train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: training_threads
     resources:
         gpu=config["resources"]["gpu_per_job"],
@@ -54,7 +54,7 @@ rule transfer_matrix:
     log:
         f"{LOGS}/transfer_matrix/{{task}}/sparsity{{sparsity}}.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -78,7 +78,7 @@ rule relative_drop_table:
     log:
         f"{LOGS}/relative_drop_table.log",
     conda:
-        "../envs/subnets.yaml"
+        "../../envs/subnets.yaml"
     threads: 1
     resources:
         mem_mb=1000,
