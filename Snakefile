@@ -35,6 +35,9 @@ wildcard_constraints:
     seed=r"\d+",
     sparsity=r"\d+",
     source="[^/]+",
+    ticket_task="|".join(TASKS) or "(?!)",
+    start=r"\d+",
+    mixture="[^/]+",
 
 
 include: "workflow/rules/model.smk"

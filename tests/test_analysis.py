@@ -213,3 +213,72 @@ def test_table2_wide_has_the_paper_layout():
     assert list(wide.columns[:4]) == ["mlm dense", "mlm f*", "mlm s (%)", "mlm rand"]
     assert wide.loc["en", "ner s (%)"] == 10 and pd.isna(wide.loc["fr", "ner f*"])
     assert "| fr |" in analysis.to_markdown(wide, index=True)
+
+
+def _sourced(task, lang, source, seed, metric, sparsity=50, higher=True, name="f1", **extra):
+    return _record(task, lang, seed, sparsity, metric, higher, name, source=source, **extra)
+
+
+def test_baselines_against_transfer_footnote_9():
+    own = analysis.runs_frame([_record("ner", "a", s, 50, v) for s, v in enumerate([80, 82])]
+                              + [_record("ner", "b", 0, 50, 70)])
+    transfer = analysis.runs_frame([
+        _sourced("ner", "b", "a", 0, 68), _sourced("ner", "b", "a", 1, 66),  # a -> b: mean 67
+        _sourced("ner", "b", "c", 0, 60),                                   # c -> b: 60
+        _sourced("ner", "a", "b", 0, 75),
+    ])
+    baselines = analysis.runs_frame([
+        _sourced("ner", "a", "random", 0, 40), _sourced("ner", "b", "random", 0, 30),
+        _sourced("ner", "a", "repruned20", 0, 60), _sourced("ner", "a", "repruned10", 0, 65),
+    ])
+    table = analysis.baselines_against_transfer(
+        own, transfer, baselines, language_order=["b", "a"], baseline_order=["repruned10", "repruned20", "random"]
+    )
+    assert list(table.columns) == ["b", "a"]
+    assert list(table.index) == ["ticket", "transfer mean", "transfer worst", "repruned10", "repruned20", "random"]
+    assert table.loc["ticket", "a"] == 81 and table.loc["ticket", "b"] == 70
+    assert table.loc["transfer mean", "b"] == pytest.approx((67 + 60) / 2)
+    assert table.loc["transfer worst", "b"] == 60
+    assert table.loc["repruned10", "a"] == 65 and math.isnan(table.loc["repruned10", "b"])
+    # perplexity: the worst transfer is the highest value
+    ppl = analysis.baselines_against_transfer(
+        analysis.runs_frame([_record("mlm", "b", 0, 50, 9, False, "perplexity")]),
+        analysis.runs_frame([_sourced("mlm", "b", "a", 0, 10, higher=False, name="perplexity"),
+                             _sourced("mlm", "b", "c", 0, 12, higher=False, name="perplexity")]),
+        analysis.runs_frame([_sourced("mlm", "b", "random", 0, 30, higher=False, name="perplexity")]),
+    )
+    assert ppl.loc["transfer worst", "b"] == 12
+
+
+def test_cross_task_table_means_and_sign_aware_drop():
+    runs = analysis.runs_frame(
+        [_record("ner", "en", s, 50, v) for s, v in enumerate([90, 92])]
+        + [_record("ner", "en", s, 50, v) for s, v in enumerate([88, 88])]
+        + [_record("mlm", "en", 0, 50, 10, False, "perplexity"), _record("mlm", "en", 0, 50, 12, False, "perplexity")]
+    )
+    runs["ticket_task"] = ["ner", "ner", "nli", "nli", "mlm", "ner"]
+    table = analysis.cross_task_table(runs, ["mlm", "ner", "nli"], ["en"])
+    assert list(zip(table["task"], table["ticket_task"])) == [("mlm", "mlm"), ("mlm", "ner"), ("ner", "ner"),
+                                                               ("ner", "nli")]
+    ner_nli = table[(table["task"] == "ner") & (table["ticket_task"] == "nli")].iloc[0]
+    assert ner_nli["mean"] == 88 and ner_nli["drop_vs_own"] == pytest.approx(-3) and ner_nli["n"] == 2
+    mlm_ner = table[(table["task"] == "mlm") & (table["ticket_task"] == "ner")].iloc[0]
+    assert mlm_ner["drop_vs_own"] == pytest.approx(-2)  # perplexity 12 against 10 is a loss
+    assert table.loc[table["task"] == table["ticket_task"], "drop_vs_own"].eq(0).all()
+    assert set(table["metric_name"]) == {"perplexity", "f1"}
+
+
+def test_multilingual_table_has_table_1_rows():
+    dense = analysis.runs_frame([_record("ner", t, 0, 0, v) for t, v in (("ar", 89), ("de", 90))])
+    own = analysis.runs_frame([_record("ner", t, 0, 50, v) for t, v in (("ar", 88), ("de", 89), ("en", 91))])
+    transfer = analysis.runs_frame([
+        _sourced("ner", "ar", "en", 0, 87), _sourced("ner", "de", "en", 0, 87.5),
+        _sourced("ner", "ar", "en-fr", 0, 87.6), _sourced("ner", "ar", "en-fr", 1, 87.8),
+    ])
+    table = analysis.multilingual_table(dense, own, transfer, "en-fr", ["en", "fr"], ["ar", "de", "en"])
+    assert list(table.index) == ["dense", "own (f*)", "en", "fr", "en-fr"]
+    assert list(table.columns) == ["ar", "de", "en"]
+    assert table.loc["dense", "ar"] == 89 and table.loc["own (f*)", "de"] == 89
+    assert table.loc["en-fr", "ar"] == pytest.approx(87.7)
+    assert table.loc["en", "en"] == 91  # a source that is also a target: its own ticket
+    assert math.isnan(table.loc["fr", "ar"]) and math.isnan(table.loc["en-fr", "de"])

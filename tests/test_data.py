@@ -333,3 +333,33 @@ def test_load_prepared_errors(tmp_path):
     (tmp_path / "some-dir").mkdir()
     with pytest.raises(ValueError, match="not a prepared dataset"):
         load_prepared(tmp_path / "some-dir")
+
+
+def test_mix_prepared_takes_an_equal_share_of_each_language(tmp_path, tokenizer):
+    from subnets.data import mix_prepared
+
+    parts = {}
+    for lang in ("en", "de"):
+        raw = load_raw("nli", local_source(tmp_path / f"src-{lang}", "nli"), "en")
+        parts[lang] = prepare(tmp_path, tokenizer, "nli", raw, name=lang, seed=0 if lang == "en" else 1)
+    out = mix_prepared(parts, tmp_path / "mix", n_train=12, n_eval=6, seed=0)
+    mixed = load_prepared(out)
+    assert mixed.num_rows == {"train": 12, "validation": 6}
+    for split, share in (("train", 6), ("validation", 3)):
+        rows = [tuple(r["input_ids"]) for r in mixed[split]]
+        for lang in parts:
+            first = [tuple(r["input_ids"]) for r in load_prepared(parts[lang])[split].select(range(share))]
+            assert all(rows.count(r) >= first.count(r) for r in first)
+    info = prepared_info(out)
+    assert info["languages"] == ["en", "de"] and info["splits"]["train"] == {"size": 12, "per_language": 6}
+    again = load_prepared(mix_prepared(parts, tmp_path / "again", n_train=12, n_eval=6, seed=0))
+    assert again["train"].to_list() == mixed["train"].to_list()
+
+    with pytest.raises(ValueError, match="at least two"):
+        mix_prepared({"en": parts["en"]}, tmp_path / "one", n_train=12, n_eval=6, seed=0)
+    with pytest.raises(ValueError, match="the mixture needs 13"):
+        mix_prepared(parts, tmp_path / "big", n_train=26, n_eval=6, seed=0)
+    assert not (tmp_path / "big").exists() and not (tmp_path / "one").exists()
+    ner = prepare(tmp_path, tokenizer, "ner", load_raw("ner", local_source(tmp_path / "ner", "ner"), "en"), name="n")
+    with pytest.raises(ValueError, match="differ in task"):
+        mix_prepared({"en": parts["en"], "xx": ner}, tmp_path / "mixed-tasks", n_train=12, n_eval=6, seed=0)

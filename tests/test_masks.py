@@ -354,3 +354,24 @@ def test_apply_mask_zeroes_pruned_entries_only(transformers, bert_config):
         assert torch.equal(p[mask[n]], before[n][mask[n]])
     with pytest.raises(ValueError, match="nope"):
         M.apply_mask_(model, {"nope.weight": torch.ones(1, dtype=torch.bool)})
+
+
+def test_carry_over_keeps_shared_decisions_and_adds_the_pooler_dense():
+    ticket = {"encoder.layer.0.output.dense.weight": torch.tensor([[True, False], [False, True]]),
+              "only.in.ticket": torch.tensor([False])}
+    shapes = {"encoder.layer.0.output.dense.weight": (2, 2), "pooler.dense.weight": (2, 2)}
+    carried, added = M.carry_over(ticket, shapes)
+    assert list(carried) == list(shapes) and added == ["pooler.dense.weight"]
+    assert torch.equal(carried["encoder.layer.0.output.dense.weight"], ticket["encoder.layer.0.output.dense.weight"])
+    assert carried["pooler.dense.weight"].all()
+    # the sparsity the ticket decided is what the check compares; the dense pooler does not dilute it
+    metadata = {"added_dense": added}
+    assert M.sparsity(carried) == pytest.approx(2 / 8)
+    assert M.decided_sparsity(carried, metadata) == pytest.approx(0.5)
+    M.check_sparsity(carried, metadata, 50, "x.safetensors")
+    with pytest.raises(ValueError, match="x.safetensors: sparsity is 25%, but 50%"):
+        M.check_sparsity(carried, {}, 50, "x.safetensors")
+    with pytest.raises(ValueError, match="shape"):
+        M.carry_over(ticket, {"encoder.layer.0.output.dense.weight": (4, 1)})
+    with pytest.raises(ValueError, match="share no prunable parameter"):
+        M.carry_over(ticket, {"pooler.dense.weight": (2, 2)})

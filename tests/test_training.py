@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
-import datasets
 import pytest
 import torch
 
@@ -13,43 +10,6 @@ from subnets.imp import run_imp_round, train_subnetwork
 from subnets.tasks import get_task
 from subnets.theta0 import build_task_model, fingerprint, resolve_pretrained
 from subnets.training import MaskedTrainer, NonFiniteLossError, TrainingConfig
-
-NAMES = {"anna": 1, "bob": 1, "acme": 3, "globex": 3, "paris": 5, "berlin": 5}
-FILLER = "the a cat dog sees likes finds big small old new in on with".split()
-
-
-def _ner_rows(n: int, seed: int) -> dict[str, list]:
-    rng = random.Random(seed)
-    tokens, tags = [], []
-    for _ in range(n):
-        words, labels = [], []
-        for _ in range(rng.randint(4, 9)):
-            if rng.random() < 0.3:
-                name = rng.choice(sorted(NAMES))
-                words.append(name)
-                labels.append(NAMES[name])
-            else:
-                words.append(rng.choice(FILLER))
-                labels.append(0)
-        tokens.append(words)
-        tags.append(labels)
-    return {"tokens": tokens, "ner_tags": tags}
-
-
-@pytest.fixture(scope="module")
-def ner_data(tiny_bert_dir):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
-    task = get_task("ner")
-    splits = {"train": _ner_rows(96, 0), "validation": _ner_rows(32, 1)}
-    data = datasets.DatasetDict(
-        {
-            split: task.tokenize(datasets.Dataset.from_dict(rows), tokenizer, max_length=32, split=split, seed=0)
-            for split, rows in splits.items()
-        }
-    )
-    return task, tokenizer, data
 
 
 def _config(**overrides) -> TrainingConfig:

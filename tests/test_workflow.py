@@ -31,9 +31,10 @@ pytestmark = pytest.mark.workflow
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 MICRO = REPO / "config" / "micro.yaml"
-TASKS = ("mlm", "ner")
+TASKS = ("mlm", "ner", "nli")
 LANGS = ("t0", "t1")
 SEEDS = (0, 1)
+TRANSFER_SEEDS = (0,)  # analysis.transfer_seeds: the runs built on tickets use seed 0 only
 LEVELS = (0, 20, 40)
 
 
@@ -108,7 +109,9 @@ def test_micro_tables(micro_run):
     assert not mlm["higher_is_better"].any() and ner["higher_is_better"].all()
     at_random_level = tickets[tickets["ticket_sparsity"] == 40]
     assert at_random_level["random_mean"].notna().all()  # the random sub-network was trained at 40%
-    assert (workdir / "results/micro/tables/winning_tickets.md").read_text().count("\n|") >= len(tickets)
+    markdown = (workdir / "results/micro/tables/winning_tickets.md").read_text()
+    assert all(f"\n| {lang} |" in markdown for lang in LANGS)  # Table 2's layout: one row per language
+    assert all(f"{task} f*" in markdown for task in TASKS)
 
     for task in TASKS:
         rounds = pd.read_csv(tables / task / "imp_rounds.csv")
@@ -121,18 +124,35 @@ def test_micro_tables(micro_run):
         assert curve[curve["sparsity"] == 0]["winning"].all()
 
         overlap = pd.read_csv(tables / task / "overlap_sparsity40.csv", keep_default_na=False)
-        layers = ["0", "1", "all"]  # 2 encoder layers; MLM and NER models have no pooler
+        # 2 encoder layers; only the NLI model (sequence classification) has a pooler
+        layers = ["0", "1", "all"] + (["pooler"] if task == "nli" else [])
         assert sorted(overlap["layer"].astype(str).unique()) == sorted(layers)
         counts = Counter(overlap["kind"])
-        assert counts == {"cross_language": 3, "same_language": 2 * 3, "random": 3}
+        n = len(layers)
+        assert counts == {"cross_language": n, "same_language": 2 * n, "random": n}
         assert overlap["jaccard"].astype(float).between(0, 1).all()
         random = overlap[overlap["kind"] == "random"]["jaccard"].astype(float)
-        assert random.tolist() == pytest.approx([0.6 / 1.4] * 3)
+        assert random.tolist() == pytest.approx([0.6 / 1.4] * n)
 
         matrix = pd.read_csv(tables / task / "transfer_sparsity40.csv", index_col=0)
         assert list(matrix.index) == ["dense", *LANGS, "random"]
         assert list(matrix.columns) == list(LANGS)
         assert matrix.notna().all().all()
+
+        baselines = pd.read_csv(tables / task / "repruned_baselines_sparsity40.csv", index_col=0)
+        assert list(baselines.index) == ["ticket", "transfer mean", "transfer worst", "repruned20", "random"]
+        assert list(baselines.columns) == list(LANGS) and baselines.notna().all().all()
+
+    cross = pd.read_csv(tables / "cross_task_sparsity40.csv")
+    assert len(cross) == len(TASKS) * len(LANGS) * len(TASKS)  # each task with each task's ticket
+    assert (cross["n"] == len(TRANSFER_SEEDS)).all() and cross["mean"].map(math.isfinite).all()
+    own = cross[cross["task"] == cross["ticket_task"]]
+    assert (own["drop_vs_own"] == 0).all() and len(own) == len(TASKS) * len(LANGS)
+
+    multilingual = pd.read_csv(tables / "ner" / "multilingual_sparsity40.csv", index_col=0)
+    assert list(multilingual.index) == ["dense", "own (f*)", "t0", "t1", "t0-t1"]
+    assert list(multilingual.columns) == list(LANGS) and multilingual.notna().all().all()
+    assert multilingual.stack().between(0, 100).all()
 
     drops = pd.read_csv(tables / "relative_transfer_drop.csv")
     assert len(drops) == len(TASKS) * len(LANGS)
@@ -144,7 +164,7 @@ def test_micro_figures(micro_run):
     workdir, _ = micro_run
     figures = workdir / "results" / "micro" / "figures"
     names = [f"fig2_sparsity_{t}" for t in TASKS] + [f"fig3_overlap_{t}" for t in TASKS]
-    names += [f"fig4_transfer_{t}_sparsity40" for t in TASKS] + ["fig6_relative_drop"]
+    names += [f"fig4_transfer_{t}_sparsity40" for t in TASKS] + ["fig6_relative_drop", "fig9_cross_task_sparsity40"]
     for name in names:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             path = figures / f"{name}.{ext}"
@@ -178,6 +198,8 @@ def test_nothing_left_to_do(micro_run):
 
 
 def test_learning_rate_edit_reruns_that_task_alone(micro_run, tmp_path):
+    """NER's learning rate changes NER's rounds and trainings, and the runs of other tasks that use a NER
+    ticket (cross-task); nothing else."""
     workdir, _ = micro_run
 
     def edit(config):
@@ -187,29 +209,35 @@ def test_learning_rate_edit_reruns_that_task_alone(micro_run, tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     rules = Counter(rule for rule, _ in jobs)
-    assert rules["imp_round"] == len(LANGS) * len(SEEDS) * len(LEVELS)
-    assert rules["train_subnetwork"] == 2 * len(LANGS) * len(SEEDS)  # transfer + random, all ner
-    assert all(w.get("task", "ner") == "ner" for _, w in jobs), jobs
-    for rule in ("toy_world", "toy_tokenizer", "pretrain_toy_model", "prepare_data", "random_mask"):
+    mixture_rounds = 2  # the t0-t1 chain up to its 40% ticket: rounds 0 and 20, seed 0
+    assert rules["imp_round"] == len(LANGS) * len(SEEDS) * len(LEVELS) + mixture_rounds
+    assert all(w["task"] == "ner" for r, w in jobs if r == "imp_round")
+    trained = [w for r, w in jobs if r == "train_subnetwork"]
+    assert all(w["task"] == "ner" or w["source"] == "task-ner" for w in trained), trained
+    own_task = len(LANGS) * len(TRANSFER_SEEDS) * (1 + 1 + 1 + 2 + 1)  # transfer, random, repruned, 2 cross, mix
+    assert len(trained) == own_task + len(LANGS) * len(TRANSFER_SEEDS) * 2  # + NER tickets on mlm and nli
+    assert rules["cross_task_mask"] == len(LANGS) * 2 and rules["repruned_mask"] == len(LANGS)
+    for rule in ("toy_world", "toy_tokenizer", "pretrain_toy_model", "prepare_data", "random_mask", "mix_data"):
         assert rules[rule] == 0, (rule, jobs)
     for rule in ("imp_summary", "overlap", "transfer_matrix", "winning_tickets_table", "relative_drop_table"):
         assert rules[rule] == 1, (rule, jobs)
+    assert rules["repruned_table"] == 1 and rules["cross_task_table"] == 1 and rules["multilingual_table"] == 1
 
 
 def test_removed_round_reruns_it_and_its_dependents(micro_run, tmp_path):
     workdir, configfile = micro_run
     copy = tmp_path / "work"
     shutil.copytree(workdir, copy, symlinks=True)
-    shutil.rmtree(copy / "results/micro/imp/mlm/t1/seed1/sparsity20")
+    shutil.rmtree(copy / "results/micro/imp/mlm/t1/seed0/sparsity20")
     result = snakemake(copy, configfile, "-n")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     rounds = sorted((w["task"], w["lang"], w["seed"], w["sparsity"]) for r, w in jobs if r == "imp_round")
-    assert rounds == [("mlm", "t1", "1", "20"), ("mlm", "t1", "1", "40")]
-    trained = [(w["lang"], w["seed"], w["source"]) for r, w in jobs if r == "train_subnetwork"]
-    assert trained == [("t0", "1", "t1")]  # the t1 ticket at 40% (seed 1) transferred to t0
-    assert all(w.get("task", "mlm") == "mlm" for _, w in jobs), jobs
-    assert not any(r in ("prepare_data", "random_mask", "pretrain_toy_model") for r, _ in jobs)
+    assert rounds == [("mlm", "t1", "0", "20"), ("mlm", "t1", "0", "40")]
+    trained = sorted((w["task"], w["lang"], w["seed"], w["source"]) for r, w in jobs if r == "train_subnetwork")
+    # the t1 MLM ticket at 40% transferred to t0, and carried over to NER and NLI on t1
+    assert trained == [("mlm", "t0", "0", "t1"), ("ner", "t1", "0", "task-mlm"), ("nli", "t1", "0", "task-mlm")]
+    assert not any(r in ("prepare_data", "random_mask", "pretrain_toy_model", "repruned_mask") for r, _ in jobs)
 
 
 # ------------------------------------------------------------------------------------------ shipped configs
@@ -221,10 +249,13 @@ def test_paper_grid_plans_the_full_study(tmp_path):
     stats = job_stats(result.stdout)
     pairs = 11 + 9 + 10  # MLM, NER (no sw, hi), XNLI (no fa)
     assert stats["prepare_model"] == 1 and stats["prepare_data"] == pairs
-    assert stats["imp_round"] == pairs * 3 * 10  # 3 seeds, sparsity 0..90
+    assert stats["imp_round"] == pairs * 3 * 10 + 3 * 5  # + the multilingual NER chain up to 50%
     cross = (11 * 10 + 9 * 8 + 10 * 9) * 3 * 2  # source != target, 3 seeds, at 50% and 80%
     random = pairs * 3 * 4  # random sub-networks at 30, 50, 60, 80%
-    assert stats["train_subnetwork"] == cross + random
+    repruned = pairs * 3 * 4  # footnote 9: tickets at 10-40% pruned on to 50%
+    cross_task = 3 * 3 * 2 * 3  # en, fr, zh; each task with the 2 other tasks' tickets; 3 seeds
+    multilingual = 5 * 3  # the en-fa-fr-zh ticket on ar, de, es, ru, ur
+    assert stats["train_subnetwork"] == cross + random + repruned + cross_task + multilingual
 
 
 def test_demo_plans_toy_chain(tmp_path):
@@ -312,3 +343,24 @@ def test_unknown_task_option_is_named(tmp_path):
         config["tasks"]["mlm"]["options"] = {"mlm_probabilty": 0.2}
 
     _fails_before_any_job(tmp_path, edit, "tasks.mlm.options", "mlm_probabilty")
+
+
+def test_multilingual_language_the_task_lacks(tmp_path):
+    def edit(config):
+        config["multilingual"]["ner"]["targets"] = ["t0", "t3"]
+
+    _fails_before_any_job(tmp_path, edit, "multilingual.ner.targets", "t3")
+
+
+def test_transfer_seed_outside_seeds(tmp_path):
+    def edit(config):
+        config["analysis"]["transfer_seeds"] = [2]
+
+    _fails_before_any_job(tmp_path, edit, "analysis.transfer_seeds", "[2]")
+
+
+def test_repruned_level_not_below_target(tmp_path):
+    def edit(config):
+        config["analysis"]["repruned_from"] = [20, 40]
+
+    _fails_before_any_job(tmp_path, edit, "analysis.repruned_from", "40")

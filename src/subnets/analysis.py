@@ -291,6 +291,85 @@ def relative_transfer_drop(table: pd.DataFrame, higher_is_better: bool = True) -
     return pd.Series(result, name="relative_transfer_drop", dtype=float).rename_axis("source")
 
 
+def baselines_against_transfer(
+    own: pd.DataFrame,
+    transfer: pd.DataFrame,
+    baselines: pd.DataFrame,
+    language_order: Sequence[str] | None = None,
+    baseline_order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Footnote 9: per target language, the own ticket, transfer from the other languages, and baselines.
+
+    ``own``: runs of each language's ticket on its own language; ``transfer``: runs with ``source`` a language
+    other than the target; ``baselines``: runs whose ``source`` names the baseline (random, re-pruned ...).
+    Rows: ``ticket`` (own), ``transfer mean`` and ``transfer worst`` over source languages (of the means over
+    seeds), then the baselines in ``baseline_order``. Columns: targets. Values: means over seeds.
+    """
+    higher = _direction(pd.concat([own, transfer, baselines], ignore_index=True))
+    targets = ordered(list(own["language"]) + list(transfer["language"]) + list(baselines["language"]), language_order)
+    per_source = transfer.groupby(["language", "source"])["metric"].mean()
+    rows: dict[str, pd.Series] = {"ticket": own.groupby("language")["metric"].mean()}
+    by_target = per_source.groupby(level="language")
+    rows["transfer mean"] = by_target.mean()
+    rows["transfer worst"] = by_target.min() if higher else by_target.max()
+    for name in ordered(baselines["source"], baseline_order):
+        rows[name] = baselines[baselines["source"] == name].groupby("language")["metric"].mean()
+    table = pd.DataFrame(rows).T.reindex(columns=targets)
+    table.index.name, table.columns.name = "sub-network", "target"
+    return table
+
+
+def cross_task_table(runs: pd.DataFrame, task_order: Sequence[str], language_order: Sequence[str] | None = None):
+    """Appendix C / Fig. 9: per (task trained, language, ticket's task) the mean and std over seeds.
+
+    ``runs`` needs ``task`` (the task trained), ``ticket_task`` (the task whose ticket was used; equal to
+    ``task`` for the task's own ticket), ``language`` and ``metric``. Also the drop against the own ticket, in
+    the task's metric units (negative = worse, sign-aware).
+    """
+    grouped = runs.groupby(["task", "language", "ticket_task"], sort=False)["metric"]
+    table = grouped.agg(mean="mean", std=_std, n="count").reset_index()
+    higher = runs.groupby("task")["higher_is_better"].first()
+    own = table[table["task"] == table["ticket_task"]].set_index(["task", "language"])["mean"]
+    keys = list(zip(table["task"], table["language"]))
+    sign = table["task"].map(lambda t: 1.0 if higher[t] else -1.0)
+    table["drop_vs_own"] = sign * (table["mean"] - [own.get(k, math.nan) for k in keys]) + 0.0  # no -0
+    table["higher_is_better"] = table["task"].map(higher)
+    table["metric_name"] = table["task"].map(runs.groupby("task")["metric_name"].first())
+    tasks = {t: i for i, t in enumerate(task_order)}
+    langs = {lang: i for i, lang in enumerate(ordered(table["language"], language_order))}
+    return (
+        table.assign(_t=table["task"].map(tasks), _l=table["language"].map(langs), _s=table["ticket_task"].map(tasks))
+        .sort_values(["_t", "_l", "_s"], kind="stable")
+        .drop(columns=["_t", "_l", "_s"])
+        .reset_index(drop=True)
+    )
+
+
+def multilingual_table(
+    dense: pd.DataFrame,
+    own: pd.DataFrame,
+    transfer: pd.DataFrame,
+    mixture: str,
+    sources: Sequence[str],
+    targets: Sequence[str],
+) -> pd.DataFrame:
+    """Table 1: rows dense, the target's own ticket (f*), each source language's ticket, the multilingual
+    ticket ``mixture``; columns the targets; means over seeds (nan where a run is missing)."""
+    rows = [DENSE, "own (f*)", *sources, mixture]
+    table = pd.DataFrame(np.nan, index=pd.Index(rows, name="sub-network"), columns=pd.Index(list(targets), name="target"))
+    for name, frame in ((DENSE, dense), ("own (f*)", own)):
+        for target, value in frame.groupby("language")["metric"].mean().items():
+            if target in table.columns:
+                table.loc[name, target] = value
+    for (source, target), value in transfer.groupby(["source", "language"])["metric"].mean().items():
+        if source in table.index and target in table.columns:
+            table.loc[source, target] = value
+    for source in sources:  # a source language that is also a target: its own ticket
+        if source in table.columns:
+            table.loc[source, source] = table.loc["own (f*)", source]
+    return table
+
+
 # ------------------------------------------------------------------------------------------------- overlap
 
 

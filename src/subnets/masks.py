@@ -249,6 +249,51 @@ def apply_mask_(named_params: NamedTensors, mask: Mapping[str, torch.Tensor]) ->
             param.masked_fill_(~m.to(device=param.device, dtype=torch.bool), 0)
 
 
+def carry_over(mask: Mapping[str, torch.Tensor], shapes: Mapping[str, Sequence[int]]) -> tuple[Mask, list[str]]:
+    """Carry a ticket over to another task's model of the same family (cross-task transfer, appendix C).
+
+    ``shapes`` are the target model's prunable parameters. Parameters both have keep the ticket's decisions
+    (their shapes must agree); those only the target has (the pooler, when an NER or MLM ticket goes to
+    sequence classification) stay dense, because the ticket never decided about them; those only the ticket
+    has are dropped. Returns the mask in the target's order and the names added dense.
+    """
+    carried: Mask = {}
+    added_dense: list[str] = []
+    for name, shape in shapes.items():
+        if name in mask:
+            if tuple(mask[name].shape) != tuple(shape):
+                raise ValueError(
+                    f"parameter {name!r} has shape {tuple(mask[name].shape)} in the ticket, {tuple(shape)} in the target"
+                )
+            carried[name] = mask[name].to(dtype=torch.bool).clone()
+        else:
+            carried[name] = torch.ones(tuple(shape), dtype=torch.bool)
+            added_dense.append(name)
+    if not any(name in mask for name in shapes):
+        raise ValueError("the ticket and the target model share no prunable parameter")
+    return carried, added_dense
+
+
+def decided_sparsity(mask: Mapping[str, torch.Tensor], metadata: Mapping[str, Any] | None = None) -> float:
+    """Sparsity over the parameters the mask decided about: all but those :func:`carry_over` added dense."""
+    added = set((metadata or {}).get("added_dense") or [])
+    decided = {name: m for name, m in mask.items() if name not in added}
+    return sparsity(decided)
+
+
+def check_sparsity(
+    mask: Mapping[str, torch.Tensor],
+    metadata: Mapping[str, Any],
+    expected_percent: int,
+    path: str | os.PathLike | None = None,
+) -> None:
+    """Refuse a mask whose sparsity (in whole percent, over the decided parameters) is not the one asked for."""
+    found = round(100 * decided_sparsity(mask, metadata))
+    if found != expected_percent:
+        source = f"mask file {path}" if path is not None else "the mask"
+        raise ValueError(f"{source}: sparsity is {found}%, but {expected_percent}% was asked for")
+
+
 # ---------------------------------------------------------------------------------------------------- files
 
 _COMPUTED_KEYS = ("format", "names", "shapes", "sparsity", "kept_count")

@@ -173,3 +173,42 @@ def plot_relative_drop(
     fig.tight_layout()
     _save(fig, paths)
     plt.close(fig)
+
+
+def plot_cross_task(
+    table: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    task_order: Sequence[str],
+    language_order: Sequence[str] | None = None,
+) -> None:
+    """Fig. 9: one panel per task trained; per language, a bar for the task's own ticket and for each other
+    task's ticket of the same language, with the std over seeds. ``table`` is
+    :func:`subnets.analysis.cross_task_table`."""
+    plt, sns = _pyplot()
+    tasks = [t for t in task_order if t in set(table["task"])]
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 1), 3.2), squeeze=False)
+    palette = dict(zip(task_order, sns.color_palette("Set2", n_colors=max(len(task_order), 1))))
+    for ax, task in zip(axes.flat, tasks):
+        data = table[table["task"] == task]
+        langs = ordered(data["language"], language_order)
+        hues = [t for t in task_order if t in set(data["ticket_task"])]
+        width = 0.8 / max(len(hues), 1)
+        for i, ticket_task in enumerate(hues):
+            bars = data[data["ticket_task"] == ticket_task].set_index("language").reindex(langs)
+            x = [j + (i - (len(hues) - 1) / 2) * width for j in range(len(langs))]
+            label = f"{ticket_task} ticket" + (" (own)" if ticket_task == task else "")
+            ax.bar(x, bars["mean"], width, yerr=bars["std"].fillna(0), capsize=2, color=palette[ticket_task],
+                   label=label)
+        ax.set_xticks(range(len(langs)), langs)
+        ax.set_xlabel("language")
+        ax.set_ylabel(_metric_label(data["metric_name"].iloc[0]) if "metric_name" in data else "metric")
+        ax.set_title(f"trained on {task}")
+        ax.legend(fontsize="x-small")
+        values = data["mean"].dropna()
+        if len(values):  # bars start near the values: the differences are what the figure is about
+            span = max(values.max() - values.min(), 1e-9)
+            ax.set_ylim(max(0.0, values.min() - 1.5 * span), values.max() + 0.8 * span)
+    fig.tight_layout()
+    _save(fig, paths)
+    plt.close(fig)

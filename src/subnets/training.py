@@ -7,14 +7,29 @@ With zero gradients AdamW's moments at pruned positions stay exactly zero, so no
 
 The loop evaluates every ``eval_every`` steps and at the end, keeps the best evaluation (the peak) and a CPU copy
 of the weights at that peak, and returns the whole evaluation curve.
+
+With a ``state_dir`` the run survives preemption: every ``save_every`` steps, and at the next step boundary after a
+SIGTERM (what SLURM sends before it kills a preempted or timed-out job), it writes a resume state
+(:mod:`subnets.resume`); a new run with the same inputs continues from it and ends bit for bit where an
+uninterrupted run would have (on CPU). That is why the training batches come from :class:`EpochBatches`, whose
+order is a function of (seed, epoch) alone, and why nothing else draws from the global RNGs between steps.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import signal
+import struct
 import sys
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from subnets import resume
 
 if TYPE_CHECKING:
     import datasets
@@ -27,6 +42,11 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss; no mask may be derived from such a run."""
+
+
+class Preempted(SystemExit):
+    """A stop signal arrived during training; the resume state was written. Exits with 128 + the signal number,
+    the shell's convention, so schedulers and Snakemake see a failed job that a rerun continues."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,7 @@ class TrainResult:
     total_steps: int
     peak_state: dict[str, "torch.Tensor"] = field(repr=False)
     final_state: dict[str, "torch.Tensor"] = field(repr=False)
+    resumed_from_step: int = 0  # 0 for a fresh run; not part of the summary, which must not depend on it
 
     @property
     def final_metric(self) -> float:
@@ -109,17 +130,48 @@ def _model_columns(dataset: "datasets.Dataset") -> "datasets.Dataset":
     return dataset.select_columns([c for c in MODEL_INPUTS if c in dataset.column_names])
 
 
+def _epoch_seed(seed: int, epoch: int) -> int:
+    digest = hashlib.blake2b(struct.pack("<qq", seed, epoch), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1  # 63 bits: torch seeds must fit an int64
+
+
+class EpochBatches:
+    """Batch sampler: each epoch a permutation drawn from (seed, epoch) alone, cut into batches, started at any
+    batch. A resumed run sets the position of the interrupted one and sees exactly the batches it would have seen,
+    without replaying (and collating) the ones already consumed."""
+
+    def __init__(self, size: int, batch_size: int, seed: int):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.epoch, self.start = 0, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def set_position(self, epoch: int, start: int) -> None:
+        """The next iteration yields epoch ``epoch``'s batches from batch ``start`` on."""
+        self.epoch, self.start = epoch, start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        import torch
+
+        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
+        order = torch.randperm(self.size, generator=generator).tolist()
+        for first in range(self.start * self.batch_size, self.size, self.batch_size):
+            yield order[first : first + self.batch_size]
+
+
 def _dataloaders(task, tokenizer, train_set, eval_set, config: TrainingConfig):
     import torch
     from torch.utils.data import DataLoader
 
-    generator = torch.Generator().manual_seed(config.seed)
+    batches = EpochBatches(len(train_set), config.batch_size, config.seed)
     train_loader = DataLoader(
         _model_columns(train_set),
-        batch_size=config.batch_size,
-        shuffle=True,
-        generator=generator,
+        batch_sampler=batches,
         collate_fn=task.train_collator(tokenizer),
+        # A DataLoader draws a seed for its workers at every iteration, from the global RNG unless it has its own
+        # generator: that draw would differ between a resumed run and an uninterrupted one.
+        generator=torch.Generator(),
     )
     # Evaluation order does not change any metric, so sort by length: batches then pad to little.
     eval_set = _model_columns(eval_set)
@@ -131,7 +183,7 @@ def _dataloaders(task, tokenizer, train_set, eval_set, config: TrainingConfig):
         shuffle=False,
         collate_fn=task.eval_collator(tokenizer),
     )
-    return train_loader, eval_loader
+    return batches, train_loader, eval_loader
 
 
 def _optimizer(model, config: TrainingConfig, fused: bool):
@@ -165,12 +217,43 @@ def evaluate(model, eval_loader, task, accelerator) -> float:
     return float(metric.compute())
 
 
+@dataclass
+class _Progress:
+    """Where a run stands after ``step`` optimizer steps: what a resume state holds besides the model."""
+
+    step: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)
+    peak_metric: float | None = None
+    peak_step: int = 0
+    peak_state: dict[str, "torch.Tensor"] | None = None
+
+
+@contextlib.contextmanager
+def _stop_requests(enabled: bool) -> Iterator[list[int]]:
+    """Collect SIGTERMs while training instead of dying at once: the loop saves its state at the next step
+    boundary. Only ``enabled`` when there is a state to save; signal handlers can only be installed from the main
+    thread, so elsewhere SIGTERM keeps its default."""
+    received: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class MaskedTrainer:
     """One training run of theta0 * mask: set up in ``__init__``, run with :meth:`train`.
 
     ``mask`` maps parameter names to bool tensors (True = kept); parameters it does not name are trained
     densely (embeddings, LayerNorm, biases, the task head). ``None`` trains the dense model. The model must
     already be at theta0; pruned entries are zeroed here before the first step.
+
+    ``state_dir`` (owned by the trainer, deleted when the run finishes) keeps a resume state, written every
+    ``save_every`` steps and on SIGTERM; a state found there at the start is continued from when it belongs to
+    the same run (same hyperparameters, starting weights and data), and discarded otherwise.
     """
 
     def __init__(
@@ -185,25 +268,33 @@ class MaskedTrainer:
         *,
         description: str = "train",
         progress: bool = True,
+        state_dir: str | Path | None = None,
+        save_every: int = 500,
     ):
         import torch
         from accelerate import Accelerator
         from accelerate.utils import set_seed
         from transformers import get_linear_schedule_with_warmup
 
+        if save_every < 1:
+            raise ValueError(f"{description}: save_every must be at least 1, not {save_every!r}")
         self.task, self.config, self.description, self.progress = task, config, description, progress
+        self.state_dir, self.save_every = (Path(state_dir) if state_dir is not None else None), save_every
         on_cuda = torch.cuda.is_available()
         self.accelerator = Accelerator(mixed_precision="bf16" if on_cuda else "no", cpu=not on_cuda)
         set_seed(config.seed)
 
-        train_loader, eval_loader = _dataloaders(task, tokenizer, train_set, eval_set, config)
-        if len(train_loader) == 0:
+        self.batches, train_loader, eval_loader = _dataloaders(task, tokenizer, train_set, eval_set, config)
+        if len(self.batches) == 0:
             raise ValueError(f"{description}: the training set is empty")
-        self.total_steps = config.max_steps or math.ceil(config.num_epochs * len(train_loader))
+        self.total_steps = config.max_steps or math.ceil(config.num_epochs * len(self.batches))
         optimizer = _optimizer(model, config, fused=on_cuda)
         scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, self.total_steps)
-        self.model, self.optimizer, self.train_loader, self.eval_loader, self.scheduler = self.accelerator.prepare(
-            model, optimizer, train_loader, eval_loader, scheduler
+        # The training loader stays outside accelerate: its wrapper collates one batch ahead, which would move
+        # the collator's RNG draws (MLM masking) across the step boundary where a resume state is taken.
+        self.train_loader = train_loader
+        self.model, self.optimizer, self.eval_loader, self.scheduler = self.accelerator.prepare(
+            model, optimizer, eval_loader, scheduler
         )
 
         named = dict(self.accelerator.unwrap_model(self.model).named_parameters())
@@ -216,6 +307,7 @@ class MaskedTrainer:
         # Multiplying by a mask of the parameter's dtype is the cheapest in-place zeroing (one fused kernel).
         self.mask_factors = [mask[n].to(device=named[n].device, dtype=named[n].dtype) for n in names]
         self._apply_mask()
+        self.run_key = self._run_key(train_set, eval_set) if self.state_dir is not None else None
 
     def _apply_mask(self) -> None:
         import torch
@@ -235,60 +327,137 @@ class MaskedTrainer:
         state = self.accelerator.unwrap_model(self.model).state_dict()
         return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
+    def _run_key(self, train_set, eval_set) -> str:
+        """What a resume state must match to be continued: hyperparameters, starting weights (theta0 * mask)
+        and data. A stale state left by a run with other inputs is then never continued by mistake."""
+        from subnets.theta0 import fingerprint
+
+        parts = {
+            "config": self.config.to_dict(),
+            "theta0_times_mask": fingerprint(self.cpu_state()),
+            "data": [[getattr(d, "_fingerprint", None), len(d)] for d in (train_set, eval_set)],
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _save_state(self, progress: _Progress) -> None:
+        optimizer_tensors, optimizer_rest = resume.optimizer_parts(self.optimizer.state_dict())
+        rng_tensors, rng_rest = resume.rng_parts()
+        tensors = {"model": self.cpu_state(), "optimizer": optimizer_tensors, "rng": rng_tensors}
+        if progress.peak_state is not None:
+            tensors["peak"] = progress.peak_state
+        info = {
+            "run_key": self.run_key,
+            "step": progress.step,
+            "eval_curve": progress.curve,
+            "peak_metric": progress.peak_metric,
+            "peak_step": progress.peak_step,
+            "optimizer": optimizer_rest,
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_rest,
+        }
+        resume.save_state(self.state_dir, tensors, info)
+
+    def _restore_state(self) -> _Progress:
+        """The progress of the saved run, with model, optimizer, scheduler and RNGs put back; a fresh start when
+        there is no state, or one of another run."""
+        saved = resume.load_state(self.state_dir) if self.state_dir is not None else None
+        if saved is None:
+            return _Progress()
+        tensors, info = saved
+        where = resume.state_path(self.state_dir)
+        if info["run_key"] != self.run_key:
+            print(f"{self.description}: {where} belongs to another run; starting afresh", file=sys.stderr)
+            resume.remove_state(self.state_dir)
+            return _Progress()
+        self.accelerator.unwrap_model(self.model).load_state_dict(tensors["model"])
+        self.optimizer.load_state_dict(resume.optimizer_state_dict(tensors.get("optimizer", {}), info["optimizer"]))
+        self.scheduler.load_state_dict(info["scheduler"])
+        resume.restore_rng(tensors["rng"], info["rng"])
+        print(f"{self.description}: resuming at step {info['step']} from {where}", file=sys.stderr)
+        return _Progress(info["step"], info["eval_curve"], info["peak_metric"], info["peak_step"], tensors.get("peak"))
+
+    def _train_step(self, batch, step: int) -> "torch.Tensor":
+        import torch
+        from accelerate.utils import send_to_device
+
+        loss = self.model(**send_to_device(batch, self.accelerator.device)).loss
+        if not torch.isfinite(loss.detach()):
+            raise NonFiniteLossError(
+                f"{self.description}: training loss is {loss.item()} at step {step + 1}; "
+                "lower the learning rate or check the data"
+            )
+        self.accelerator.backward(loss)
+        self._mask_gradients()
+        self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._apply_mask()
+        return loss
+
+    def _evaluate(self, progress: _Progress) -> float:
+        """Evaluate now, append to the curve and keep the weights when this is the best evaluation so far."""
+        task = self.task
+        value = evaluate(self.model, self.eval_loader, task, self.accelerator)
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"{self.description}: evaluation {task.metric_name} is {value} at step {progress.step}"
+            )
+        progress.curve.append({"step": progress.step, "metric": value})
+        improved = progress.peak_metric is None or (
+            value > progress.peak_metric if task.higher_is_better else value < progress.peak_metric
+        )
+        if improved:
+            progress.peak_metric, progress.peak_step, progress.peak_state = value, progress.step, self.cpu_state()
+        return value
+
+    def _stop(self, progress: _Progress, signum: int) -> None:
+        self._save_state(progress)
+        where = resume.state_path(self.state_dir)
+        print(f"{self.description}: signal {signum} at step {progress.step}; state saved to {where}", file=sys.stderr)
+        raise Preempted(128 + signum)
+
     def train(self) -> TrainResult:
         """Run every step, evaluating every ``eval_every`` steps and at the end; return the curve and peak."""
-        import torch
         from tqdm.auto import tqdm
 
-        task, config, model = self.task, self.config, self.model
-        better = (lambda a, b: a > b) if task.higher_is_better else (lambda a, b: a < b)
-        curve: list[dict[str, float]] = []
-        peak_metric, peak_step, peak_state = None, 0, None
-
-        model.train()
-        bar = tqdm(total=self.total_steps, desc=self.description, file=sys.stderr, disable=not self.progress)
-        step = 0
-        while step < self.total_steps:
-            for batch in self.train_loader:
-                loss = model(**batch).loss
-                if not torch.isfinite(loss.detach()):
-                    raise NonFiniteLossError(
-                        f"{self.description}: training loss is {loss.item()} at step {step + 1}; "
-                        "lower the learning rate or check the data"
-                    )
-                self.accelerator.backward(loss)
-                self._mask_gradients()
-                self.accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                self._apply_mask()
-                step += 1
-                bar.update(1)
-
-                if step % config.eval_every == 0 or step == self.total_steps:
-                    value = evaluate(model, self.eval_loader, task, self.accelerator)
-                    if not math.isfinite(value):
-                        raise NonFiniteLossError(
-                            f"{self.description}: evaluation {task.metric_name} is {value} at step {step}"
-                        )
-                    curve.append({"step": step, "metric": value})
-                    if peak_metric is None or better(value, peak_metric):
-                        peak_metric, peak_step, peak_state = value, step, self.cpu_state()
-                    bar.set_postfix(loss=f"{loss.item():.3f}", **{task.metric_name: f"{value:.3f}"})
-                if step == self.total_steps:
-                    break
+        config, total = self.config, self.total_steps
+        progress = self._restore_state()
+        resumed_from = progress.step
+        self.model.train()
+        bar = tqdm(
+            total=total, initial=progress.step, desc=self.description, file=sys.stderr, disable=not self.progress
+        )
+        with _stop_requests(self.state_dir is not None) as stop_signals:
+            while progress.step < total:
+                self.batches.set_position(*divmod(progress.step, len(self.batches)))
+                for batch in self.train_loader:
+                    loss = self._train_step(batch, progress.step)
+                    progress.step += 1
+                    bar.update(1)
+                    if progress.step % config.eval_every == 0 or progress.step == total:
+                        value = self._evaluate(progress)
+                        bar.set_postfix(loss=f"{loss.item():.3f}", **{self.task.metric_name: f"{value:.3f}"})
+                    if progress.step == total:
+                        break
+                    if stop_signals:
+                        self._stop(progress, stop_signals[0])
+                    if self.state_dir is not None and progress.step % self.save_every == 0:
+                        self._save_state(progress)
         bar.close()
+        if self.state_dir is not None:
+            resume.remove_state(self.state_dir)
 
         return TrainResult(
-            metric_name=task.metric_name,
-            higher_is_better=task.higher_is_better,
-            eval_curve=curve,
-            peak_metric=peak_metric,
-            peak_step=peak_step,
-            total_steps=self.total_steps,
-            peak_state=peak_state,
-            final_state=peak_state if peak_step == self.total_steps else self.cpu_state(),
+            metric_name=self.task.metric_name,
+            higher_is_better=self.task.higher_is_better,
+            eval_curve=progress.curve,
+            peak_metric=progress.peak_metric,
+            peak_step=progress.peak_step,
+            total_steps=total,
+            peak_state=progress.peak_state,
+            final_state=progress.peak_state if progress.peak_step == total else self.cpu_state(),
+            resumed_from_step=resumed_from,
         )
 
 

@@ -30,6 +30,19 @@ RANDOM_SPARSITIES = sorted(
     | (set(TRANSFER_SPARSITIES) if TARGETS["transfer"] else set())
 )
 RANDOM = "random"  # the source name of random sub-networks in transfer paths
+# Seeds of every run besides the IMP chains (transfer, random and re-pruned baselines, cross-task,
+# multilingual): a subset of SEEDS, so that a small study can afford the second seed for its chains only.
+TRANSFER_SEEDS = list(config["analysis"]["transfer_seeds"] or SEEDS)
+REPRUNED_FROM = sorted(config["analysis"]["repruned_from"])
+REPRUNED_SPARSITY = config["analysis"]["repruned_sparsity"]
+REPRUNED = (
+    "repruned"  # source "repruned20": the language's own 20% ticket pruned on at random
+)
+CROSS_TASK_SPARSITY = config["analysis"]["cross_task_sparsity"]
+CROSS_TASK = "task-"  # source "task-ner": the same language's NER ticket, carried over to the task trained
+MULTILINGUAL = {
+    task: spec for task, spec in config["multilingual"].items() if task in TASKS
+}
 
 
 def languages(task):
@@ -47,6 +60,25 @@ def language_order():
 
 def sparsity_label(sparsity):
     return f"{int(sparsity):02d}"
+
+
+def mixture_name(task):
+    """The multilingual ticket's name, its languages joined as in the paper's Table 1 ("en-fa-fr-zh")."""
+    return "-".join(MULTILINGUAL[task]["languages"])
+
+
+def common_languages():
+    """Languages that every task of the study has, in the study's order."""
+    return [
+        lang
+        for lang in language_order()
+        if all(lang in languages(task) for task in TASKS)
+    ]
+
+
+def cross_task_languages():
+    """The languages of the cross-task runs (appendix C): configured, else all common ones."""
+    return list(config["analysis"]["cross_task_languages"] or common_languages())
 
 
 # ------------------------------------------------------------------------------------------ config checks
@@ -149,6 +181,11 @@ def check_config():
                     "analysis.transfer_sparsities",
                     f"{value} must lie in (0, imp.max_sparsity = {MAX_SPARSITY}]",
                 )
+    bad = [seed for seed in TRANSFER_SEEDS if seed not in SEEDS]
+    if bad:
+        raise _config_error(
+            "analysis.transfer_seeds", f"{bad} are not in `seeds` ({SEEDS})"
+        )
     order = config.get("language_order")
     if order:
         missing = [lang for lang in language_order() if lang not in order]
@@ -158,9 +195,17 @@ def check_config():
             )
     for task in TASKS:
         spec = config["tasks"][task]
-        if RANDOM in spec["languages"]:
+        reserved = [
+            lang
+            for lang in spec["languages"]
+            if lang == RANDOM
+            or re.fullmatch(rf"{REPRUNED}\d+", lang)
+            or lang.startswith(CROSS_TASK)
+        ]
+        if reserved:
             raise _config_error(
-                f"tasks.{task}.languages", f"{RANDOM!r} is a reserved name"
+                f"tasks.{task}.languages",
+                f"{reserved}: {RANDOM!r}, {REPRUNED}NN and {CROSS_TASK}* name sub-networks",
             )
         if "seed" in spec["training"]:
             raise _config_error(
@@ -169,6 +214,80 @@ def check_config():
             )
         _check_languages(task, spec)
         _check_task_options(task, spec.get("options") or {})
+    _check_ticket_levels()
+    _check_multilingual()
+
+
+def _check_ticket_levels():
+    """Baselines and cross-task runs need tickets that the IMP chains reach."""
+    top = (
+        MAX_SPARSITY + PRUNE_PERCENT
+    )  # the last round leaves the mask at max_sparsity + p
+    checks = []
+    if TARGETS["repruned"]:
+        checks.append(("analysis.repruned_sparsity", [REPRUNED_SPARSITY]))
+        checks.append(("analysis.repruned_from", REPRUNED_FROM))
+        for value in REPRUNED_FROM:
+            if value >= REPRUNED_SPARSITY:
+                raise _config_error(
+                    "analysis.repruned_from",
+                    f"{value} is not below analysis.repruned_sparsity ({REPRUNED_SPARSITY})",
+                )
+    if TARGETS["cross_task"]:
+        checks.append(("analysis.cross_task_sparsity", [CROSS_TASK_SPARSITY]))
+        if len(TASKS) < 2:
+            raise _config_error(
+                "targets.cross_task", "needs at least two enabled tasks"
+            )
+        if not cross_task_languages():
+            raise _config_error(
+                "targets.cross_task", f"no language is common to the tasks {TASKS}"
+            )
+        missing = [
+            lang for lang in cross_task_languages() if lang not in common_languages()
+        ]
+        if missing:
+            raise _config_error(
+                "analysis.cross_task_languages",
+                f"{missing} are not languages of every task {TASKS}",
+            )
+    for key, values in checks:
+        for value in values:
+            if value % PRUNE_PERCENT or not 0 < value <= top:
+                raise _config_error(
+                    key,
+                    f"{value} is not an IMP level: levels are multiples of imp.prune_percent ({PRUNE_PERCENT}) "
+                    f"up to {top} (imp.max_sparsity + prune_percent)",
+                )
+
+
+def _check_multilingual():
+    if TARGETS["multilingual"] and not MULTILINGUAL:
+        raise _config_error(
+            "targets.multilingual", "is on, but `multilingual` names no enabled task"
+        )
+    for task, spec in config["multilingual"].items():
+        key = f"multilingual.{task}"
+        if task not in TASKS:
+            raise _config_error(key, f"{task} is not an enabled task")
+        for field in ("languages", "targets"):
+            missing = [lang for lang in spec[field] if lang not in languages(task)]
+            if missing:
+                raise _config_error(
+                    f"{key}.{field}",
+                    f"{missing} are not languages of tasks.{task}",
+                )
+        if mixture_name(task) in languages(task):
+            raise _config_error(
+                f"{key}.languages",
+                f"the mixture name {mixture_name(task)!r} is a language",
+            )
+        sparsity = spec["sparsity"]
+        if sparsity % PRUNE_PERCENT or not 0 < sparsity <= MAX_SPARSITY + PRUNE_PERCENT:
+            raise _config_error(
+                f"{key}.sparsity",
+                f"{sparsity} is not an IMP level (multiples of {PRUNE_PERCENT} up to {MAX_SPARSITY + PRUNE_PERCENT})",
+            )
 
 
 def _check_task_options(task, options):
@@ -193,6 +312,9 @@ def _check_task_options(task, options):
 
 
 def data_dir(task, lang):
+    """The prepared data of a language, or of the task's multilingual mixture."""
+    if task in MULTILINGUAL and lang == mixture_name(task):
+        return f"{RESOURCES}/data/{task}/mixtures/{lang}"
     return f"{RESOURCES}/data/{task}/{lang}"
 
 
@@ -207,6 +329,16 @@ def ticket_mask(task, lang, seed, sparsity):
 
 def random_mask_path(task, seed, sparsity):
     return f"{RESULTS}/masks/random/{task}/seed{seed}/sparsity{sparsity_label(sparsity)}.safetensors"
+
+
+def repruned_mask_path(task, lang, seed, start, sparsity):
+    label = f"from{sparsity_label(start)}-sparsity{sparsity_label(sparsity)}"
+    return f"{RESULTS}/masks/repruned/{task}/{lang}/seed{seed}/{label}.safetensors"
+
+
+def cross_task_mask_path(task, lang, seed, ticket_task, sparsity):
+    label = f"{ticket_task}-sparsity{sparsity_label(sparsity)}"
+    return f"{RESULTS}/masks/cross_task/{task}/{lang}/seed{seed}/{label}.safetensors"
 
 
 def train_metrics(task, lang, seed, source, sparsity):
@@ -263,7 +395,7 @@ def random_metrics_of_task(wildcards):
     return [
         train_metrics(task, lang, seed, RANDOM, s)
         for lang in languages(task)
-        for seed in SEEDS
+        for seed in TRANSFER_SEEDS
         for s in RANDOM_SPARSITIES
     ]
 
@@ -278,21 +410,128 @@ def overlap_masks(wildcards):
 
 
 def subnetwork_input(wildcards):
-    """theta0, the target language's data and the mask: a ticket of the source language, or a random one."""
-    inputs = {"model": MODEL_DIR, "data": data_dir(wildcards.task, wildcards.lang)}
-    if wildcards.source == RANDOM:
-        inputs["mask"] = random_mask_path(
-            wildcards.task, wildcards.seed, wildcards.sparsity
-        )
+    """theta0, the target language's data and the mask that the source names (see train_subnetwork)."""
+    task, lang, seed, source = (
+        wildcards.task,
+        wildcards.lang,
+        wildcards.seed,
+        wildcards.source,
+    )
+    sparsity = int(wildcards.sparsity)
+    inputs = {"model": MODEL_DIR, "data": data_dir(task, lang)}
+    if source == RANDOM:
+        inputs["mask"] = random_mask_path(task, seed, sparsity)
+    elif re.fullmatch(rf"{REPRUNED}\d+", source):
+        start = int(source[len(REPRUNED) :])
+        inputs["mask"] = repruned_mask_path(task, lang, seed, start, sparsity)
+    elif source.startswith(CROSS_TASK):
+        ticket_task = source[len(CROSS_TASK) :]
+        if ticket_task not in TASKS or ticket_task == task:
+            raise WorkflowError(f"{source!r}: {ticket_task!r} is not another task")
+        inputs["mask"] = cross_task_mask_path(task, lang, seed, ticket_task, sparsity)
+    elif source in languages(task) or (
+        task in MULTILINGUAL and source == mixture_name(task)
+    ):
+        inputs["mask"] = ticket_mask(task, source, seed, sparsity)
     else:
-        if wildcards.source not in languages(wildcards.task):
-            raise WorkflowError(
-                f"{wildcards.source!r} is not a language of task {wildcards.task}"
-            )
-        inputs["mask"] = ticket_mask(
-            wildcards.task, wildcards.source, wildcards.seed, wildcards.sparsity
+        raise WorkflowError(
+            f"{source!r} is neither a language of task {task}, nor {RANDOM!r}, "
+            f"{REPRUNED}NN, {CROSS_TASK}TASK or the task's multilingual mixture"
         )
     return inputs
+
+
+def mixture_input(wildcards):
+    return {
+        lang: data_dir(wildcards.task, lang)
+        for lang in MULTILINGUAL[wildcards.task]["languages"]
+    }
+
+
+def repruned_mask_input(wildcards):
+    return {
+        "ticket": ticket_mask(
+            wildcards.task, wildcards.lang, wildcards.seed, wildcards.start
+        )
+    }
+
+
+def cross_task_mask_input(wildcards):
+    return {
+        "model": MODEL_DIR,
+        "ticket": ticket_mask(
+            wildcards.ticket_task, wildcards.lang, wildcards.seed, wildcards.sparsity
+        ),
+    }
+
+
+def repruned_table_input(wildcards):
+    """Footnote 9 for one task: own tickets, transfers into each language, random and re-pruned runs."""
+    task, s = wildcards.task, REPRUNED_SPARSITY
+    langs = languages(task)
+    return {
+        "own": [
+            f"{imp_dir(task, lang, seed, s)}/metrics.json"
+            for lang in langs
+            for seed in TRANSFER_SEEDS
+        ],
+        "transfer": [
+            train_metrics(task, target, seed, source, s)
+            for source in langs
+            for target in langs
+            if source != target
+            for seed in TRANSFER_SEEDS
+        ],
+        "baselines": [
+            train_metrics(task, lang, seed, source, s)
+            for lang in langs
+            for seed in TRANSFER_SEEDS
+            for source in [f"{REPRUNED}{start}" for start in REPRUNED_FROM] + [RANDOM]
+        ],
+    }
+
+
+def cross_task_runs():
+    """Every task trained on each common language with its own ticket and the other tasks' tickets."""
+    s = CROSS_TASK_SPARSITY
+    runs = []
+    for task in TASKS:
+        for lang in cross_task_languages():
+            for seed in TRANSFER_SEEDS:
+                runs.append(f"{imp_dir(task, lang, seed, s)}/metrics.json")
+                runs += [
+                    train_metrics(task, lang, seed, f"{CROSS_TASK}{other}", s)
+                    for other in TASKS
+                    if other != task
+                ]
+    return runs
+
+
+def multilingual_table_input(wildcards):
+    """Table 1: dense and own tickets of the targets, single-language and multilingual tickets on them."""
+    task = wildcards.task
+    spec = MULTILINGUAL[task]
+    s, targets = spec["sparsity"], spec["targets"]
+    sources = spec["languages"] + [mixture_name(task)]
+    return {
+        "dense": [
+            f"{imp_dir(task, t, seed, 0)}/metrics.json"
+            for t in targets
+            for seed in TRANSFER_SEEDS
+        ],
+        "own": [
+            f"{imp_dir(task, t, seed, s)}/metrics.json"
+            for t in targets
+            for seed in TRANSFER_SEEDS
+        ],
+        "transfer": [
+            train_metrics(task, t, seed, source, s)
+            for source in sources
+            for t in targets
+            if source != t
+            for seed in TRANSFER_SEEDS
+        ],
+    }
 
 
 def transfer_matrix_input(wildcards):
@@ -314,12 +553,12 @@ def transfer_matrix_input(wildcards):
             for source in langs
             for target in langs
             if source != target
-            for seed in SEEDS
+            for seed in TRANSFER_SEEDS
         ],
         "random": [
             train_metrics(task, target, seed, RANDOM, sparsity)
             for target in langs
-            for seed in SEEDS
+            for seed in TRANSFER_SEEDS
         ],
     }
 
@@ -341,6 +580,15 @@ def data_params(wildcards):
     if data["source"] == "toy":
         data["source"] = f"{TOY_WORLD}/{wildcards.task}/{{lang}}"
     return data
+
+
+def multilingual_spec(wildcards):
+    spec = MULTILINGUAL[wildcards.task]
+    return {
+        "sources": list(spec["languages"]),
+        "targets": list(spec["targets"]),
+        "mixture": mixture_name(wildcards.task),
+    }
 
 
 def task_languages(wildcards):
@@ -377,12 +625,22 @@ def imp_round_targets():
     ]
 
 
+def mixture_round_targets():
+    """The rounds of the multilingual chains up to the ticket of Table 1."""
+    return [
+        f"{imp_dir(task, mixture_name(task), seed, s)}/metrics.json"
+        for task, spec in MULTILINGUAL.items()
+        for seed in TRANSFER_SEEDS
+        for s in range(0, spec["sparsity"], PRUNE_PERCENT)
+    ]
+
+
 def transfer_targets():
     """Every cross-lingual transfer run (see imp_round_targets for why they are listed)."""
     return [
         train_metrics(task, target, seed, source, s)
         for task in TASKS
-        for seed in SEEDS
+        for seed in TRANSFER_SEEDS
         for s in TRANSFER_SPARSITIES
         for source in languages(task)
         for target in languages(task)
@@ -395,10 +653,15 @@ def random_targets():
     return [
         train_metrics(task, target, seed, RANDOM, s)
         for task in TASKS
-        for seed in SEEDS
+        for seed in TRANSFER_SEEDS
         for s in RANDOM_SPARSITIES
         for target in languages(task)
     ]
+
+
+def figures(name):
+    """Both formats of a figure, when plots are switched on."""
+    return [figure(name, ext) for ext in ("png", "pdf")] if TARGETS["plots"] else []
 
 
 def all_targets():
@@ -410,33 +673,39 @@ def all_targets():
         targets += transfer_targets()
     if TARGETS["imp"]:
         targets += random_targets()
-        targets.append(table("winning_tickets"))
-        targets.append(table("winning_tickets", "md"))
+        targets += [table("winning_tickets"), table("winning_tickets", "md")]
         for task in TASKS:
             targets.append(table(f"{task}/sparsity_curve"))
-            if TARGETS["plots"]:
-                targets += [
-                    figure(f"fig2_sparsity_{task}", ext) for ext in ("png", "pdf")
-                ]
+            targets += figures(f"fig2_sparsity_{task}")
     if TARGETS["overlap"]:
         for task in TASKS:
-            targets.append(
-                table(f"{task}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}")
-            )
-            if TARGETS["plots"]:
-                targets += [
-                    figure(f"fig3_overlap_{task}", ext) for ext in ("png", "pdf")
-                ]
+            label = sparsity_label(OVERLAP_SPARSITY)
+            targets.append(table(f"{task}/overlap_sparsity{label}"))
+            targets += figures(f"fig3_overlap_{task}")
     if TARGETS["transfer"]:
         for task in TASKS:
             for s in TRANSFER_SPARSITIES:
                 targets.append(table(f"{task}/transfer_sparsity{sparsity_label(s)}"))
-                if TARGETS["plots"]:
-                    targets += [
-                        figure(f"fig4_transfer_{task}_sparsity{sparsity_label(s)}", ext)
-                        for ext in ("png", "pdf")
-                    ]
+                targets += figures(f"fig4_transfer_{task}_sparsity{sparsity_label(s)}")
         targets.append(table("relative_transfer_drop"))
-        if TARGETS["plots"]:
-            targets += [figure("fig6_relative_drop", ext) for ext in ("png", "pdf")]
+        targets += figures("fig6_relative_drop")
+    if TARGETS["repruned"]:
+        label = sparsity_label(REPRUNED_SPARSITY)
+        targets += [
+            table(f"{task}/repruned_baselines_sparsity{label}", ext)
+            for task in TASKS
+            for ext in ("csv", "md")
+        ]
+    if TARGETS["cross_task"]:
+        label = sparsity_label(CROSS_TASK_SPARSITY)
+        targets += [table(f"cross_task_sparsity{label}", ext) for ext in ("csv", "md")]
+        targets += figures(f"fig9_cross_task_sparsity{label}")
+    if TARGETS["multilingual"]:
+        targets += mixture_round_targets()
+        for task, spec in MULTILINGUAL.items():
+            label = sparsity_label(spec["sparsity"])
+            targets += [
+                table(f"{task}/multilingual_sparsity{label}", ext)
+                for ext in ("csv", "md")
+            ]
     return targets

@@ -19,3 +19,22 @@ rule prepare_data:
         options=task_options,
     script:
         "../scripts/prepare_data.py"
+
+
+rule mix_data:
+    input:
+        unpack(mixture_input),
+    output:
+        directory(f"{RESOURCES}/data/{{task}}/mixtures/{{mixture}}"),
+    log:
+        f"{LOGS}/mix_data/{{task}}/{{mixture}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        data=data_params,
+    script:
+        "../scripts/mix_data.py"

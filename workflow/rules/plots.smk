@@ -95,3 +95,28 @@ rule plot_relative_drop:
         languages=language_order(),
     script:
         "../scripts/plot_relative_drop.py"
+
+
+rule plot_cross_task:
+    input:
+        table=table("cross_task_sparsity{sparsity}"),
+    output:
+        png=report(
+            figure("fig9_cross_task_sparsity{sparsity}", "png"),
+            caption="../report/fig9.rst",
+            category="Fig. 9: cross-task transfer",
+        ),
+        pdf=figure("fig9_cross_task_sparsity{sparsity}", "pdf"),
+    log:
+        f"{LOGS}/plots/fig9_cross_task_sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        languages=language_order(),
+    script:
+        "../scripts/plot_cross_task.py"

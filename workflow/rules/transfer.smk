@@ -85,3 +85,101 @@ rule relative_drop_table:
         runtime=10,
     script:
         "../scripts/relative_drop_table.py"
+
+
+rule repruned_mask:
+    input:
+        unpack(repruned_mask_input),
+    output:
+        f"{RESULTS}/masks/repruned/{{task}}/{{lang}}/seed{{seed}}/from{{start}}-sparsity{{sparsity}}.safetensors",
+    log:
+        f"{LOGS}/repruned_mask/{{task}}/{{lang}}/seed{{seed}}/from{{start}}-sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/repruned_mask.py"
+
+
+rule cross_task_mask:
+    input:
+        unpack(cross_task_mask_input),
+    output:
+        f"{RESULTS}/masks/cross_task/{{task}}/{{lang}}/seed{{seed}}/{{ticket_task}}-sparsity{{sparsity}}.safetensors",
+    log:
+        f"{LOGS}/cross_task_mask/{{task}}/{{lang}}/seed{{seed}}/{{ticket_task}}-sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        options=task_options,
+    script:
+        "../scripts/cross_task_mask.py"
+
+
+rule repruned_table:
+    input:
+        unpack(repruned_table_input),
+    output:
+        csv=table("{task}/repruned_baselines_sparsity{sparsity}"),
+        md=table("{task}/repruned_baselines_sparsity{sparsity}", "md"),
+    log:
+        f"{LOGS}/repruned_table/{{task}}/sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        languages=task_languages,
+        baselines=[f"{REPRUNED}{start}" for start in REPRUNED_FROM] + [RANDOM],
+    script:
+        "../scripts/repruned_table.py"
+
+
+rule cross_task_table:
+    input:
+        cross_task_runs(),
+    output:
+        csv=table("cross_task_sparsity{sparsity}"),
+        md=table("cross_task_sparsity{sparsity}", "md"),
+    log:
+        f"{LOGS}/cross_task_table/sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        languages=language_order(),
+    script:
+        "../scripts/cross_task_table.py"
+
+
+rule multilingual_table:
+    input:
+        unpack(multilingual_table_input),
+    output:
+        csv=table("{task}/multilingual_sparsity{sparsity}"),
+        md=table("{task}/multilingual_sparsity{sparsity}", "md"),
+    log:
+        f"{LOGS}/multilingual_table/{{task}}/sparsity{{sparsity}}.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        spec=multilingual_spec,
+    script:
+        "../scripts/multilingual_table.py"

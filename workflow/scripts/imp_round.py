@@ -4,15 +4,21 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
 
+from subnets.devices import claim_gpus, runtime_info
+
+# Before torch is imported: CUDA reads CUDA_VISIBLE_DEVICES once, when it initialises.
+claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+
 import json
 import time
+from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
 
 from subnets import masks
 from subnets.data import load_prepared, prepared_info
-from subnets.imp import run_imp_round
+from subnets.imp import check_chain_mask, round_prune_fraction, run_imp_round
 from subnets.io import write_json
 from subnets.tasks import get_task
 from subnets.training import TrainingConfig
@@ -31,17 +37,10 @@ config = TrainingConfig.from_dict({**sm.params.training, "seed": seed})
 mask, mask_metadata = None, {}
 if hasattr(sm.input, "mask"):
     mask, mask_metadata = masks.load_mask(sm.input.mask)
-    found = round(100 * masks.sparsity(mask))
-    if found != sparsity:
-        raise ValueError(f"{sm.input.mask}: mask sparsity is {found}%, but this round is at {sparsity}%")
-    for key, expected in (("task", task_name), ("language", lang), ("seed", seed)):
-        if mask_metadata.get(key) != expected:
-            raise ValueError(f"{sm.input.mask}: metadata {key}={mask_metadata.get(key)!r}, expected {expected!r}")
-
-# p% of the ORIGINAL count, or what is left when rounding has already taken more (the last rounds of p = 10).
-prune_fraction = sm.params.prune_percent / 100
-if mask is not None:
-    prune_fraction = min(prune_fraction, masks.kept_count(mask) / sum(m.numel() for m in mask.values()))
+    check_chain_mask(
+        mask, mask_metadata, task=task_name, language=lang, seed=seed, sparsity_percent=sparsity, path=sm.input.mask
+    )
+prune_fraction = round_prune_fraction(mask, sm.params.prune_percent)
 
 result = run_imp_round(
     sm.input.model,
@@ -55,6 +54,10 @@ result = run_imp_round(
     mask_metadata=mask_metadata or None,
     mask_path=str(sm.input.mask) if mask is not None else None,
     progress=False,
+    # Beside the outputs but not one of them: Snakemake neither deletes it before a rerun nor asks for it.
+    state_dir=str(Path(sm.output.metrics).parent / "resume"),
+    # Read from the config, not a param: it changes no result, so changing it must rerun nothing.
+    save_every=sm.config["resources"]["save_every"],
 )
 metrics = result.metrics
 
@@ -82,6 +85,7 @@ metrics.update(
     next_sparsity_percent=next_sparsity,
     data=prepared_info(sm.input.data),
     seconds=round(time.time() - started, 2),
+    runtime={**runtime_info(), "resumed_from_step": result.resumed_from_step},
 )
 write_json(sm.output.metrics, metrics)
 print(json.dumps({k: metrics[k] for k in ("task", "language", "seed", "sparsity", "peak_metric", "seconds")}),

@@ -1,11 +1,18 @@
-"""Train theta0 * mask on one (task, target language, seed): cross-lingual transfer of a ticket, or a random
-sub-network. The mask is checked against theta0 (names, shapes, fingerprint) before training."""
+"""Train theta0 * mask on one (task, target language, seed): a ticket of another language, a random or a
+re-pruned sub-network, another task's ticket or a multilingual ticket. The mask is checked against theta0
+(names, shapes, fingerprint) and the asked sparsity before training."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
 
+from subnets.devices import claim_gpus, runtime_info
+
+# Before torch is imported: CUDA reads CUDA_VISIBLE_DEVICES once, when it initialises.
+claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+
 import time
+from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
@@ -25,9 +32,7 @@ started = time.time()
 
 task = get_task(task_name, **sm.params.options)
 mask, metadata = masks.load_mask(sm.input.mask)
-found = round(100 * masks.sparsity(mask))
-if found != sparsity:
-    raise ValueError(f"{sm.input.mask}: mask sparsity is {found}%, but the job asks for {sparsity}%")
+masks.check_sparsity(mask, metadata, sparsity, sm.input.mask)
 _, result, info = train_subnetwork(
     sm.input.model,
     task,
@@ -39,6 +44,10 @@ _, result, info = train_subnetwork(
     mask_path=str(sm.input.mask),
     description=f"{task_name} {source}->{lang}",
     progress=False,
+    # Beside the output but not one of them: Snakemake neither deletes it before a rerun nor asks for it.
+    state_dir=str(Path(sm.output[0]).parent / "resume"),
+    # Read from the config, not a param: it changes no result, so changing it must rerun nothing.
+    save_every=sm.config["resources"]["save_every"],
 )
 metrics = {
     **info,
@@ -49,9 +58,13 @@ metrics = {
     "seed": seed,
     "sparsity": sparsity,
     "mask_sparsity": info["sparsity"],
-    "mask": {k: metadata.get(k) for k in ("method", "task", "language", "seed", "sparsity_percent")},
+    "mask": {
+        k: metadata.get(k)
+        for k in ("method", "task", "language", "seed", "sparsity_percent", "ticket_task", "added_dense")
+    },
     "training": sm.params.training,
     "seconds": round(time.time() - started, 2),
+    "runtime": {**runtime_info(), "resumed_from_step": result.resumed_from_step},
 }
 write_json(sm.output[0], metrics)
 print(f"{task_name} {source}->{lang} seed {seed} at {sparsity}%: {result.peak_metric:.4f}", file=sys.stderr)

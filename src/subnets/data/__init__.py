@@ -1,7 +1,7 @@
 """Data: raw sources (hub or local files, ``sources``), and tokenised, subsampled datasets (``prepare``)."""
 
 from subnets.data.hub import WIKIANN_LANGUAGES, WMT14_LANGUAGES, XNLI_LANGUAGES
-from subnets.data.prepare import load_prepared, prepare_dataset, prepared_info
+from subnets.data.prepare import load_prepared, mix_prepared, prepare_dataset, prepared_info
 from subnets.data.sources import HUB, load_parallel, load_raw, source_label
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "load_parallel",
     "load_prepared",
     "load_raw",
+    "mix_prepared",
     "prepare_dataset",
     "prepared_info",
     "source_label",

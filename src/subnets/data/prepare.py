@@ -127,6 +127,59 @@ def prepare_dataset(
     return Path(out_dir)
 
 
+def mix_prepared(
+    parts: dict[str, str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    n_train: int,
+    n_eval: int,
+    seed: int,
+) -> Path:
+    """A multilingual dataset of the same size as one language's (the paper's Table 1): an equal share of each.
+
+    ``parts`` maps language -> prepared dataset of one task. Each split takes ``n // len(parts)`` rows of each
+    language (the first ones: prepared splits are already a seeded random subsample), then the whole split is
+    shuffled with ``seed`` so that batches mix languages. Written atomically like :func:`prepare_dataset`.
+    """
+    import datasets
+
+    if len(parts) < 2:
+        raise ValueError(f"a mixture needs at least two languages, got {list(parts)}")
+    loaded = {lang: load_prepared(path) for lang, path in parts.items()}
+    infos = {lang: prepared_info(path) for lang, path in parts.items()}
+    for key in ("task", "tokenizer", "max_length"):
+        values = {lang: info[key] for lang, info in infos.items()}
+        if len(set(map(str, values.values()))) != 1:
+            raise ValueError(f"the datasets to mix differ in {key}: {values}")
+    mixed, sizes = {}, {}
+    for split, n in (("train", n_train), ("validation", n_eval)):
+        share = n // len(parts)
+        if share < 1:
+            raise ValueError(f"{split}: {n} rows cannot be shared among {len(parts)} languages")
+        pieces = []
+        for lang, dataset in loaded.items():
+            if len(dataset[split]) < share:
+                raise ValueError(f"{parts[lang]} [split {split!r}]: {len(dataset[split])} rows, the mixture needs {share}")
+            pieces.append(dataset[split].select(range(share)))
+        mixed[split] = datasets.concatenate_datasets(pieces).shuffle(seed=seed).flatten_indices()
+        sizes[split] = {"size": len(mixed[split]), "per_language": share}
+    first = next(iter(infos.values()))
+    info = {
+        "task": first["task"],
+        "task_options": first["task_options"],
+        "source": "mixture of " + ", ".join(f"{lang} ({infos[lang]['source']})" for lang in parts),
+        "languages": list(parts),
+        "seed": seed,
+        "max_length": first["max_length"],
+        "tokenizer": first["tokenizer"],
+        "splits": sizes,
+    }
+    with atomic_path(out_dir) as tmp:
+        datasets.DatasetDict(mixed).save_to_disk(str(tmp))
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return Path(out_dir)
+
+
 def _require_prepared(path: Path) -> None:
     if not path.is_dir():
         raise FileNotFoundError(f"prepared dataset not found: {path}")

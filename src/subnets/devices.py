@@ -1,0 +1,127 @@
+"""GPU placement for local runs: each training job claims GPUs of its own.
+
+Snakemake only counts a ``gpu`` resource (``--resources gpu=N``); it never tells a job which device to use, so
+without help every concurrent job would land on device 0. A job therefore claims free devices itself, from the
+visible ones, with one lock file per device (``fcntl.flock``) in a lock directory shared by all jobs on the
+machine, and narrows ``CUDA_VISIBLE_DEVICES`` to them. The kernel releases a flock when its process ends, however
+it ends (SIGKILL included), so a crashed job never leaves a device claimed.
+
+This must run before torch initialises CUDA (CUDA reads ``CUDA_VISIBLE_DEVICES`` once): call it at the very top
+of a job's script. This module imports nothing heavy for that reason. Under SLURM it does nothing: SLURM has
+already given the job its own devices.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+LOCK_DIR_ENV = "SUBNETS_GPU_LOCK_DIR"
+
+
+@dataclass
+class GpuClaim:
+    """Devices held by this process until :meth:`release` or the process's end."""
+
+    devices: list[str]
+    _locks: list[IO[bytes]] = field(default_factory=list, repr=False)
+
+    def release(self) -> None:
+        for lock in self._locks:
+            lock.close()  # closing the only descriptor drops its flock
+        self._locks.clear()
+
+
+# Claims live as long as the process: a lock file object that is garbage-collected would release its device.
+_HELD: list[GpuClaim] = []
+
+
+def default_lock_dir() -> Path:
+    """Shared by every workflow of this user on this machine: two studies run side by side share the GPUs too."""
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / f"subnets-gpu-locks-{getpass.getuser()}")
+
+
+def visible_devices() -> list[str]:
+    """The device ids this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else every GPU nvidia-smi lists.
+
+    Not ``torch.cuda.device_count()``: it initialises CUDA in this process, after which narrowing
+    ``CUDA_VISIBLE_DEVICES`` has no effect.
+    """
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [device.strip() for device in listed.split(",") if device.strip()]
+    try:
+        found = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []  # no driver, no GPU
+    return [line.strip() for line in found.stdout.splitlines() if line.strip()]
+
+
+def _try_claim(devices: list[str], count: int, lock_dir: Path) -> GpuClaim | None:
+    """Lock ``count`` free devices without waiting, or none: holding some while waiting for others could deadlock
+    two multi-GPU jobs."""
+    claim = GpuClaim([])
+    for device in devices:
+        lock = open(lock_dir / f"gpu-{device}.lock", "wb")  # noqa: SIM115 (held open as the lock)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        claim.devices.append(device)
+        claim._locks.append(lock)
+        if len(claim.devices) == count:
+            return claim
+    claim.release()
+    return None
+
+
+def claim_gpus(
+    count: int, *, devices: list[str] | None = None, lock_dir: str | Path | None = None, poll_seconds: float = 2.0
+) -> GpuClaim | None:
+    """Claim ``count`` of the visible GPUs (waiting while others hold them) and make only those visible.
+
+    Returns None, changing nothing, when ``count`` is 0, when SLURM runs this job (``SLURM_JOB_ID``: it sets
+    ``CUDA_VISIBLE_DEVICES`` itself) or when there is no GPU. ``devices`` overrides the visible devices.
+    """
+    if count < 1 or "SLURM_JOB_ID" in os.environ:
+        return None
+    devices = visible_devices() if devices is None else devices
+    if not devices:
+        return None
+    if count > len(devices):
+        raise ValueError(f"a job asks for {count} GPUs but only {len(devices)} are visible: {','.join(devices)}")
+    lock_dir = Path(lock_dir) if lock_dir is not None else default_lock_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    announced = False
+    while (claim := _try_claim(devices, count, lock_dir)) is None:
+        if not announced:
+            announced = True
+            print(f"all of GPUs {','.join(devices)} are claimed by other jobs (locks in {lock_dir}); waiting",
+                  file=sys.stderr)  # fmt: skip
+        time.sleep(poll_seconds)
+    _HELD.append(claim)
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claim.devices)
+    print(f"claimed GPU {','.join(claim.devices)} (locks in {lock_dir})", file=sys.stderr)
+    return claim
+
+
+def runtime_info() -> dict[str, str | None]:
+    """Where a job ran, for its metrics: host, SLURM job id (None outside SLURM) and the GPUs it could see."""
+    return {
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }

@@ -1,0 +1,20 @@
+"""Appendix C: every task trained on each common language with its own and the other tasks' tickets."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+
+from subnets import analysis
+
+sm = snakemake  # noqa: F821
+records = analysis.read_json(sm.input)
+runs = analysis.runs_frame(records)
+# Own tickets are IMP rounds (no "mask" entry); carried-over tickets record the task they came from.
+runs["ticket_task"] = [r.get("mask", {}).get("ticket_task") or r["task"] for r in records]
+table = analysis.cross_task_table(runs, list(sm.params.tasks), list(sm.params.languages))
+analysis.write_table(
+    table,
+    sm.output.csv,
+    sm.output.md,
+    title=f"# Cross-task transfer at {int(sm.wildcards.sparsity)}% sparsity (mean and std over seeds)",
+)

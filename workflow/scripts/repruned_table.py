@@ -1,0 +1,25 @@
+"""Footnote 9 for one task: own tickets, transfer into each language, and the random / re-pruned baselines."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+
+from subnets import analysis
+
+sm = snakemake  # noqa: F821
+own = analysis.runs_frame(analysis.read_json(sm.input.own))
+transfer = analysis.runs_frame(analysis.read_json(sm.input.transfer))
+baselines = analysis.runs_frame(analysis.read_json(sm.input.baselines))
+table = analysis.baselines_against_transfer(
+    own, transfer, baselines, language_order=list(sm.params.languages), baseline_order=list(sm.params.baselines)
+)
+analysis.write_table(
+    table,
+    sm.output.csv,
+    sm.output.md,
+    index=True,
+    title=(
+        f"# {sm.wildcards.task} at {int(sm.wildcards.sparsity)}% sparsity: tickets, transfer and baselines "
+        "(mean over seeds; repruned<s> = own ticket at s% pruned on at random)"
+    ),
+)
