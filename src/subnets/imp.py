@@ -42,11 +42,15 @@ def train_subnetwork(
     progress: bool = True,
     state_dir: str | None = None,
     save_every: int = 500,
+    carry_over: bool = False,
 ):
     """Build theta0 for ``task`` with ``config.seed``, check ``mask`` fits it, and train theta0 * mask.
 
-    ``state_dir`` keeps a resume state every ``save_every`` steps (see :class:`MaskedTrainer`).
-    Returns ``(trainer, result, info)`` where ``info`` describes the run (fingerprint, sparsity, counts).
+    With ``carry_over`` the mask is another task's ticket (appendix C): it is carried over to this task's
+    model (:func:`subnets.masks.carry_over`) instead of being required to fit it, and its theta0 (another
+    task's head) is not compared. ``state_dir`` keeps a resume state every ``save_every`` steps (see
+    :class:`MaskedTrainer`). Returns ``(trainer, result, info)`` where ``info`` describes the run
+    (fingerprint, sparsity, counts, and the mask's provenance under ``"mask"``).
     """
     from subnets.theta0 import build_task_model, fingerprint
 
@@ -54,7 +58,12 @@ def train_subnetwork(
     theta0_fingerprint = fingerprint(model)
     family = masks.infer_family(model)
     prunable = masks.prunable_parameters(model, family)
-    if mask is not None:
+    provenance = dict(mask_metadata or {})
+    if mask is not None and carry_over:
+        mask, added_dense = masks.carry_over(mask, {name: p.shape for name, p in prunable.items()})
+        provenance.update(method="cross_task", ticket_task=provenance.get("task"), task=task.name,
+                          added_dense=added_dense)  # fmt: skip
+    elif mask is not None:
         masks.check_mask_fits(
             mask, prunable, path=mask_path, theta0_fingerprint=theta0_fingerprint, metadata=mask_metadata
         )
@@ -70,8 +79,31 @@ def train_subnetwork(
         "prunable_count": prunable_count,
         "kept_count": masks.kept_count(mask) if mask is not None else prunable_count,
         "sparsity": masks.sparsity(mask) if mask is not None else 0.0,
+        "mask": {key: provenance.get(key) for key in PROVENANCE_KEYS} if mask is not None else None,
     }
     return trainer, result, info
+
+
+# What a trained run records about its mask.
+PROVENANCE_KEYS = ("method", "task", "language", "seed", "sparsity_percent", "parent_sparsity_percent",
+                   "ticket_task", "added_dense")  # fmt: skip
+
+
+def reprune(
+    ticket: dict[str, "torch.Tensor"],
+    metadata: dict[str, Any],
+    *,
+    start_percent: int,
+    sparsity_percent: int,
+    seed: int,
+    path: str | None = None,
+) -> tuple[dict[str, "torch.Tensor"], dict[str, Any]]:
+    """Footnote 9's baseline: ``ticket`` (at ``start_percent``) pruned on at random to ``sparsity_percent``."""
+    masks.check_sparsity(ticket, metadata, start_percent, path)
+    mask = masks.random_prune(ticket, sparsity_percent / 100, seed)
+    provenance = {**metadata, "method": "repruned", "seed": seed, "sparsity_percent": sparsity_percent,
+                  "parent_sparsity_percent": start_percent}  # fmt: skip
+    return mask, provenance
 
 
 def check_chain_mask(

@@ -331,16 +331,6 @@ def random_mask_path(task, seed, sparsity):
     return f"{RESULTS}/masks/random/{task}/seed{seed}/sparsity{sparsity_label(sparsity)}.safetensors"
 
 
-def repruned_mask_path(task, lang, seed, start, sparsity):
-    label = f"from{sparsity_label(start)}-sparsity{sparsity_label(sparsity)}"
-    return f"{RESULTS}/masks/repruned/{task}/{lang}/seed{seed}/{label}.safetensors"
-
-
-def cross_task_mask_path(task, lang, seed, ticket_task, sparsity):
-    label = f"{ticket_task}-sparsity{sparsity_label(sparsity)}"
-    return f"{RESULTS}/masks/cross_task/{task}/{lang}/seed{seed}/{label}.safetensors"
-
-
 def train_metrics(task, lang, seed, source, sparsity):
     label = sparsity_label(sparsity)
     return f"{RESULTS}/train/{task}/{lang}/seed{seed}/{source}-sparsity{label}/metrics.json"
@@ -409,59 +399,52 @@ def overlap_masks(wildcards):
     ]
 
 
-def subnetwork_input(wildcards):
-    """theta0, the target language's data and the mask that the source names (see train_subnetwork)."""
-    task, lang, seed, source = (
-        wildcards.task,
-        wildcards.lang,
-        wildcards.seed,
-        wildcards.source,
-    )
-    sparsity = int(wildcards.sparsity)
-    inputs = {"model": MODEL_DIR, "data": data_dir(task, lang)}
+def subnetwork_source(wildcards):
+    """What the source of a training run names: (method, mask's task, mask's language, start sparsity)."""
+    task, lang, source = wildcards.task, wildcards.lang, wildcards.source
     if source == RANDOM:
-        inputs["mask"] = random_mask_path(task, seed, sparsity)
-    elif re.fullmatch(rf"{REPRUNED}\d+", source):
-        start = int(source[len(REPRUNED) :])
-        inputs["mask"] = repruned_mask_path(task, lang, seed, start, sparsity)
-    elif source.startswith(CROSS_TASK):
+        return "random", task, None, None
+    if re.fullmatch(rf"{REPRUNED}\d+", source):
+        return "repruned", task, lang, int(source[len(REPRUNED) :])
+    if source.startswith(CROSS_TASK):
         ticket_task = source[len(CROSS_TASK) :]
         if ticket_task not in TASKS or ticket_task == task:
             raise WorkflowError(f"{source!r}: {ticket_task!r} is not another task")
-        inputs["mask"] = cross_task_mask_path(task, lang, seed, ticket_task, sparsity)
-    elif source in languages(task) or (
+        return "cross_task", ticket_task, lang, None
+    if source in languages(task) or (
         task in MULTILINGUAL and source == mixture_name(task)
     ):
-        inputs["mask"] = ticket_mask(task, source, seed, sparsity)
-    else:
-        raise WorkflowError(
-            f"{source!r} is neither a language of task {task}, nor {RANDOM!r}, "
-            f"{REPRUNED}NN, {CROSS_TASK}TASK or the task's multilingual mixture"
+        return "ticket", task, source, None
+    raise WorkflowError(
+        f"{source!r} is neither a language of task {task}, nor {RANDOM!r}, "
+        f"{REPRUNED}NN, {CROSS_TASK}TASK or the task's multilingual mixture"
+    )
+
+
+def subnetwork_input(wildcards):
+    """theta0, the target language's data and the mask the run starts from (see subnetwork_source)."""
+    method, mask_task, mask_lang, start = subnetwork_source(wildcards)
+    inputs = {"model": MODEL_DIR, "data": data_dir(wildcards.task, wildcards.lang)}
+    if method == "random":
+        inputs["mask"] = random_mask_path(
+            wildcards.task, wildcards.seed, wildcards.sparsity
         )
+    else:
+        level = start if method == "repruned" else wildcards.sparsity
+        inputs["mask"] = ticket_mask(mask_task, mask_lang, wildcards.seed, level)
     return inputs
+
+
+def subnetwork_derivation(wildcards):
+    """How the run's mask derives from its input mask: as is, pruned on at random, or carried over."""
+    method, _, _, start = subnetwork_source(wildcards)
+    return {"method": method, "start": start}
 
 
 def mixture_input(wildcards):
     return {
         lang: data_dir(wildcards.task, lang)
         for lang in MULTILINGUAL[wildcards.task]["languages"]
-    }
-
-
-def repruned_mask_input(wildcards):
-    return {
-        "ticket": ticket_mask(
-            wildcards.task, wildcards.lang, wildcards.seed, wildcards.start
-        )
-    }
-
-
-def cross_task_mask_input(wildcards):
-    return {
-        "model": MODEL_DIR,
-        "ticket": ticket_mask(
-            wildcards.ticket_task, wildcards.lang, wildcards.seed, wildcards.sparsity
-        ),
     }
 
 
@@ -603,6 +586,11 @@ def training_resource(name):
         return overrides.get(name, config["resources"][name])
 
     return get
+
+
+def pretraining_threads():
+    """The toy pre-training runs alone before everything else: let it use up to 4 cores (capped by --cores)."""
+    return max(config["resources"]["threads"], 4)
 
 
 def training_threads(wildcards):

@@ -50,7 +50,7 @@ if USE_TOY_MODEL:
             f"{LOGS}/pretrain_toy_model.log",
         conda:
             "../../envs/subnets.yaml"
-        threads: config["resources"]["threads"]
+        threads: pretraining_threads()
         resources:
             gpu=config["resources"]["gpu_per_job"],
             mem_mb=config["resources"]["mem_mb"],

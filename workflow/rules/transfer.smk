@@ -1,5 +1,6 @@
-# Training any (mask, task, target language, seed) from theta0: cross-lingual transfer of winning tickets and
-# random sub-networks (Tables 2-5, Figs. 4 and 6).
+# Training any (mask, task, target language, seed) from theta0: cross-lingual transfer of winning tickets, random
+# sub-networks, re-pruned tickets (footnote 9), cross-task transfer (appendix C) and multilingual tickets
+# (Table 1); and the tables they make (Tables 1-5, footnotes 9 and 15, Figs. 4, 6 and 9).
 
 
 rule random_mask:
@@ -38,6 +39,7 @@ rule train_subnetwork:
     params:
         training=training_params,
         options=task_options,
+        derive=subnetwork_derivation,
     script:
         "../scripts/train_subnetwork.py"
 
@@ -85,42 +87,6 @@ rule relative_drop_table:
         runtime=10,
     script:
         "../scripts/relative_drop_table.py"
-
-
-rule repruned_mask:
-    input:
-        unpack(repruned_mask_input),
-    output:
-        f"{RESULTS}/masks/repruned/{{task}}/{{lang}}/seed{{seed}}/from{{start}}-sparsity{{sparsity}}.safetensors",
-    log:
-        f"{LOGS}/repruned_mask/{{task}}/{{lang}}/seed{{seed}}/from{{start}}-sparsity{{sparsity}}.log",
-    conda:
-        "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    script:
-        "../scripts/repruned_mask.py"
-
-
-rule cross_task_mask:
-    input:
-        unpack(cross_task_mask_input),
-    output:
-        f"{RESULTS}/masks/cross_task/{{task}}/{{lang}}/seed{{seed}}/{{ticket_task}}-sparsity{{sparsity}}.safetensors",
-    log:
-        f"{LOGS}/cross_task_mask/{{task}}/{{lang}}/seed{{seed}}/{{ticket_task}}-sparsity{{sparsity}}.log",
-    conda:
-        "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    params:
-        options=task_options,
-    script:
-        "../scripts/cross_task_mask.py"
 
 
 rule repruned_table:

@@ -10,7 +10,7 @@ sm = snakemake  # noqa: F821
 records = analysis.read_json(sm.input)
 runs = analysis.runs_frame(records)
 # Own tickets are IMP rounds (no "mask" entry); carried-over tickets record the task they came from.
-runs["ticket_task"] = [r.get("mask", {}).get("ticket_task") or r["task"] for r in records]
+runs["ticket_task"] = [(r.get("mask") or {}).get("ticket_task") or r["task"] for r in records]
 table = analysis.cross_task_table(runs, list(sm.params.tasks), list(sm.params.languages))
 analysis.write_table(
     table,

@@ -1,6 +1,6 @@
-"""Train theta0 * mask on one (task, target language, seed): a ticket of another language, a random or a
-re-pruned sub-network, another task's ticket or a multilingual ticket. The mask is checked against theta0
-(names, shapes, fingerprint) and the asked sparsity before training."""
+"""Train theta0 * mask on one (task, target language, seed): a ticket of another language, a random sub-network,
+a language's own ticket pruned on at random (footnote 9), another task's ticket carried over (appendix C), or a
+multilingual ticket. The mask is checked (sparsity; names, shapes and theta0 fingerprint) before training."""
 
 import sys
 
@@ -19,7 +19,7 @@ from transformers import AutoTokenizer
 
 from subnets import masks
 from subnets.data import load_prepared
-from subnets.imp import train_subnetwork
+from subnets.imp import reprune, train_subnetwork
 from subnets.io import write_json
 from subnets.tasks import get_task
 from subnets.training import TrainingConfig
@@ -32,6 +32,11 @@ started = time.time()
 
 task = get_task(task_name, **sm.params.options)
 mask, metadata = masks.load_mask(sm.input.mask)
+derive = sm.params.derive  # how this run's mask comes from the input mask
+if derive["method"] == "repruned":
+    mask, metadata = reprune(
+        mask, metadata, start_percent=derive["start"], sparsity_percent=sparsity, seed=seed, path=sm.input.mask
+    )
 masks.check_sparsity(mask, metadata, sparsity, sm.input.mask)
 _, result, info = train_subnetwork(
     sm.input.model,
@@ -48,6 +53,7 @@ _, result, info = train_subnetwork(
     state_dir=str(Path(sm.output[0]).parent / "resume"),
     # Read from the config, not a param: it changes no result, so changing it must rerun nothing.
     save_every=sm.config["resources"]["save_every"],
+    carry_over=derive["method"] == "cross_task",
 )
 metrics = {
     **info,
@@ -58,10 +64,6 @@ metrics = {
     "seed": seed,
     "sparsity": sparsity,
     "mask_sparsity": info["sparsity"],
-    "mask": {
-        k: metadata.get(k)
-        for k in ("method", "task", "language", "seed", "sparsity_percent", "ticket_task", "added_dense")
-    },
     "training": sm.params.training,
     "seconds": round(time.time() - started, 2),
     "runtime": {**runtime_info(), "resumed_from_step": result.resumed_from_step},
