@@ -38,6 +38,8 @@ wildcard_constraints:
     ticket_task="|".join(TASKS) or "(?!)",
     start=r"\d+",
     mixture="[^/]+",
+    kind="retrieval|cca",
+    subnetwork=r"dense|[^/]+/[^/]+/seed\d+-sparsity\d+",
 
 
 include: "workflow/rules/model.smk"
@@ -46,7 +48,9 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/overlap.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/probes.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/report.smk"
 
 
 localrules:

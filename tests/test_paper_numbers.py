@@ -117,3 +117,27 @@ def test_transfer_tables_agree_with_table2(task):
 def test_unknown_table_is_refused():
     with pytest.raises(ValueError, match="table7"):
         paper.load_paper_table("table7")
+
+
+def test_side_by_side_matches_cells_and_differences():
+    import pandas as pd
+
+    from subnets.analysis import DENSE, RANDOM
+    from subnets.paper import load_paper_table, matrix_cells, side_by_side, winning_tickets_cells
+
+    matrix = pd.DataFrame({"ar": [88.0, 87.0, 50.0], "xx": [1.0, 2.0, 3.0]}, index=[DENSE, "en", RANDOM])
+    tickets = pd.DataFrame([{"task": "ner", "language": "ar", "dense_mean": 88.5, "ticket_mean": 88.0,
+                             "ticket_sparsity": 50, "random_mean": 80.0}])
+    ours = pd.concat([matrix_cells(matrix, 5, "ner"), winning_tickets_cells(tickets)], ignore_index=True)
+    table = side_by_side(ours)
+    published = {(r.table, r.task, r.row, r.column): r.value for r in pd.concat(
+        [load_paper_table(5), load_paper_table(2)]).itertuples()}
+    assert "xx" not in set(table["column"])  # an invented language matches nothing
+    dense = table[(table["table"] == 5) & (table["row"] == "mBERT")].iloc[0]
+    assert dense["paper"] == published[(5, "ner", "mBERT", "ar")] == 88.64
+    assert dense["difference"] == pytest.approx(88.0 - 88.64)
+    assert len(table[table["table"] == 5]) == 2  # mBERT and en rows on ar; Table 5 has no random row
+    table2 = table[table["table"] == 2].set_index("column")
+    assert set(table2.index) == {c for c in ("mBERT", "f*", "s (%)", "rand") if (2, "ner", "ar", c) in published}
+    assert table2.loc["f*", "ours"] == 88.0 and table2.loc["f*", "paper"] == published[(2, "ner", "ar", "f*")]
+    assert side_by_side(matrix_cells(matrix[["xx"]], 5, "ner")).empty

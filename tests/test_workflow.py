@@ -154,6 +154,20 @@ def test_micro_tables(micro_run):
     assert list(multilingual.columns) == list(LANGS) and multilingual.notna().all().all()
     assert multilingual.stack().between(0, 100).all()
 
+    retrieval = pd.read_csv(tables / "retrieval.csv")
+    layers = 3  # embeddings and 2 encoder layers
+    subnetworks = 1 + len(TASKS) * len(LANGS) * len(TRANSFER_SEEDS)  # dense and every ticket at 40%
+    assert retrieval["subnetwork"].nunique() == subnetworks
+    assert len(retrieval) == subnetworks * 2 * layers * 2  # both directions, every layer, accuracy@1 and @5
+    assert retrieval["accuracy"].between(0, 100).all()
+    assert (retrieval[retrieval["topk"] == 5]["accuracy"].values >= retrieval[retrieval["topk"] == 1]["accuracy"].values).all()
+    cca = pd.read_csv(tables / "cca.csv")
+    assert sorted(cca["subnetwork"].unique()) == ["dense", "nli/t0/seed0-sparsity40"]
+    assert len(cca) == 2 * layers and cca[["svcca", "pwcca"]].stack().between(0, 1 + 1e-9).all()
+    comparison = pd.read_csv(tables / "paper_comparison.csv")
+    assert comparison.empty  # the toy world's languages are not the paper's
+    assert list(comparison.columns) == ["table", "task", "row", "column", "metric", "ours", "paper", "difference", "source"]
+
     drops = pd.read_csv(tables / "relative_transfer_drop.csv")
     assert len(drops) == len(TASKS) * len(LANGS)
     assert drops["relative_transfer_drop"].map(math.isfinite).all()
@@ -165,6 +179,7 @@ def test_micro_figures(micro_run):
     figures = workdir / "results" / "micro" / "figures"
     names = [f"fig2_sparsity_{t}" for t in TASKS] + [f"fig3_overlap_{t}" for t in TASKS]
     names += [f"fig4_transfer_{t}_sparsity40" for t in TASKS] + ["fig6_relative_drop", "fig9_cross_task_sparsity40"]
+    names += ["fig7_retrieval", "fig10_cca"]
     for name in names:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             path = figures / f"{name}.{ext}"
@@ -185,6 +200,20 @@ def test_micro_masks_and_metrics(micro_run):
     metrics = pd.read_json(round_dir / "metrics.json", typ="series")
     assert metrics["theta0_fingerprint"] == metadata["theta0_fingerprint"]
     assert metrics["sparsity"] == 20 and metrics["mask_sparsity"] == pytest.approx(0.2, abs=1e-3)
+
+
+def test_report_holds_every_figure(micro_run, tmp_path):
+    workdir, configfile = micro_run
+    report = tmp_path / "report.html"
+    result = snakemake(workdir, configfile, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-4000:]
+    html = report.read_text(errors="replace")
+    figures = sorted(p.name for p in (workdir / "results/micro/figures").glob("*.png"))
+    assert len(figures) == 3 * len(TASKS) + 4
+    for name in figures:
+        assert name in html, name
+    for caption in ("ratio margin", "SVCCA", "cross-task", "winning ticket"):
+        assert caption.lower() in html.lower(), caption
 
 
 def test_nothing_left_to_do(micro_run):
@@ -255,6 +284,7 @@ def test_paper_grid_plans_the_full_study(tmp_path):
     cross_task = 3 * 3 * 2 * 3  # en, fr, zh; each task with the 2 other tasks' tickets; 3 seeds
     multilingual = 5 * 3  # the en-fa-fr-zh ticket on ar, de, es, ru, ur
     assert stats["train_subnetwork"] == cross + random + repruned + cross_task + multilingual
+    assert stats["probe"] == (1 + pairs * 3) + 1  # retrieval: dense and each ticket at 50%; CCA: dense
 
 
 def test_demo_plans_toy_chain(tmp_path):
@@ -263,7 +293,8 @@ def test_demo_plans_toy_chain(tmp_path):
     stats = job_stats(result.stdout)
     assert stats["toy_world"] == stats["toy_tokenizer"] == stats["pretrain_toy_model"] == 1
     assert "prepare_model" not in stats
-    assert stats["prepare_data"] == 15
+    assert stats["prepare_data"] == 9  # three languages per task
+    assert stats["probe"] == 1 + 9 + 2  # retrieval: dense and every ticket; CCA: dense and one NLI ticket
 
 
 # ------------------------------------------------------------------------------------------ config errors

@@ -468,6 +468,45 @@ def overlap_wide(table: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[pairs, layers]
 
 
+# ------------------------------------------------------------------------------------------------- probes
+
+
+def probe_frame(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Probe tables of several sub-networks in one, with ``task``, ``ticket_language`` and ``seed`` parsed from
+    the ``subnetwork`` name ("dense", or "{task}/{lang}/seed{seed}-sparsity{s}"; the dense rows get task
+    "dense")."""
+    table = pd.concat(list(frames), ignore_index=True)
+    parts = table["subnetwork"].str.extract(r"^(?P<task>[^/]+)/(?P<ticket_language>[^/]+)/seed(?P<seed>\d+)-sparsity")
+    parts.loc[table["subnetwork"] == DENSE, "task"] = DENSE
+    table.insert(1, "task", parts["task"])
+    table.insert(2, "ticket_language", parts["ticket_language"])
+    table.insert(3, "seed", pd.to_numeric(parts["seed"]))
+    return table
+
+
+def _summary_label(row) -> str:
+    return DENSE if row["task"] == DENSE else f"{row['task']} {row['ticket_language']}"
+
+
+def retrieval_summary(table: pd.DataFrame, topk: int = 1) -> pd.DataFrame:
+    """accuracy@``topk`` per layer (columns), one row per (direction, sub-network), mean over seeds."""
+    data = table[table["topk"] == topk].assign(direction=lambda f: f["src"] + "->" + f["tgt"])
+    data = data.assign(subnetwork=data.apply(_summary_label, axis=1))
+    wide = data.pivot_table(index=["direction", "subnetwork"], columns="layer", values="accuracy", aggfunc="mean",
+                            sort=False)  # fmt: skip
+    wide.columns = [f"layer {c}" for c in wide.columns]
+    return wide
+
+
+def cca_summary(table: pd.DataFrame, measure: str = "svcca") -> pd.DataFrame:
+    """``measure`` per layer (columns), one row per (sub-network, language)."""
+    data = table.assign(subnetwork=table.apply(_summary_label, axis=1))
+    wide = data.pivot_table(index=["subnetwork", "language"], columns="layer", values=measure, aggfunc="mean",
+                            sort=False)  # fmt: skip
+    wide.columns = [f"layer {c}" for c in wide.columns]
+    return wide
+
+
 # ------------------------------------------------------------------------------------------------- output
 
 

@@ -78,3 +78,47 @@ def paper_table_wide(name: str | int, task: str | None = None) -> pd.DataFrame:
         raise ValueError(f"paper table {name!r} holds several tasks {sorted(table['task'].unique())}; pass task=")
     wide = table.pivot(index="row", columns="column", values="value")
     return wide.loc[list(dict.fromkeys(table["row"])), list(dict.fromkeys(table["column"]))]
+
+
+# ------------------------------------------------------------------------------- this run beside the paper
+
+# Which published table holds a task's transfer matrix (at 50% sparsity), per model family.
+TRANSFER_TABLES = {("bert", "mlm"): 3, ("bert", "nli"): 4, ("bert", "ner"): 5, ("t5", "nli"): 6}
+DENSE_ROW = {"bert": "mBERT", "t5": "mT5"}
+
+
+def winning_tickets_cells(tickets: pd.DataFrame) -> pd.DataFrame:
+    """This run's Table 2 (``subnets.analysis.winning_tickets`` rows) as cells of the published Table 2."""
+    cells = []
+    for row in tickets.itertuples(index=False):
+        for column, value in (("mBERT", row.dense_mean), ("f*", row.ticket_mean),
+                              ("s (%)", row.ticket_sparsity), ("rand", row.random_mean)):  # fmt: skip
+            cells.append({"table": 2, "task": row.task, "row": row.language, "column": column, "value": value})
+    return pd.DataFrame(cells, columns=["table", "task", "row", "column", "value"])
+
+
+def matrix_cells(matrix: pd.DataFrame, table: int, task: str, family: str = "bert") -> pd.DataFrame:
+    """A matrix of ours (index = sub-network, columns = target) as cells of a published table: the dense row
+    is named as the paper names it, "own (f*)" becomes "f*", "random" becomes "rand"."""
+    names = {"dense": DENSE_ROW[family], "own (f*)": "f*", "random": "rand"}
+    cells = [
+        {"table": table, "task": task, "row": names.get(str(source), str(source)), "column": str(target),
+         "value": matrix.loc[source, target]}  # fmt: skip
+        for source in matrix.index
+        for target in matrix.columns
+    ]
+    return pd.DataFrame(cells, columns=["table", "task", "row", "column", "value"])
+
+
+def side_by_side(ours: pd.DataFrame) -> pd.DataFrame:
+    """Every cell that this run (``ours``: table, task, row, column, value) and the paper both have, with the
+    difference ours - paper. Cells that only one side has are left out; an empty frame when none match
+    (e.g. the toy world's invented languages)."""
+    published = pd.concat([load_paper_table(name) for name in paper_tables()], ignore_index=True)
+    keys = ["table", "task", "row", "column"]
+    ours = ours.dropna(subset=["value"]).astype({"table": int, "row": str, "column": str})
+    merged = ours.merge(published, on=keys, how="inner", suffixes=("", "_paper"))
+    result = merged.rename(columns={"value": "ours", "value_paper": "paper"})
+    result["difference"] = result["ours"] - result["paper"]
+    columns = keys + ["metric", "ours", "paper", "difference", "source"]
+    return result[columns].sort_values(keys[:2], kind="stable").reset_index(drop=True)

@@ -37,6 +37,18 @@ def _save(fig, paths: Sequence[str | os.PathLike]) -> None:
             fig.savefig(tmp, format=suffix, bbox_inches="tight", dpi=150)
 
 
+def _finish_with_shared_legend(fig, ax, paths: Sequence[str | os.PathLike], ncol: int) -> None:
+    """One legend (that of ``ax``) under all panels, then save and close."""
+    import matplotlib.pyplot as plt
+
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=max(1, min(len(labels), ncol)), bbox_to_anchor=(0.5, -0.02),
+               frameon=False)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _save(fig, paths)
+    plt.close(fig)
+
+
 def _metric_label(name: str) -> str:
     return METRIC_LABELS.get(name, name)
 
@@ -72,13 +84,9 @@ def plot_sparsity_curves(
         ax.set_ylabel(_metric_label(metric_name))
     for ax in list(axes.flat)[len(langs):]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02), frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _save(fig, paths)
-    plt.close(fig)
+    _finish_with_shared_legend(fig, axes.flat[0], paths, ncol=3)
 
 
 def plot_overlap(
@@ -209,6 +217,74 @@ def plot_cross_task(
         if len(values):  # bars start near the values: the differences are what the figure is about
             span = max(values.max() - values.min(), 1e-9)
             ax.set_ylim(max(0.0, values.min() - 1.5 * span), values.max() + 0.8 * span)
+    fig.tight_layout()
+    _save(fig, paths)
+    plt.close(fig)
+
+
+def plot_retrieval(
+    table: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    task_order: Sequence[str],
+    language_order: Sequence[str] | None = None,
+    topk: int = 1,
+) -> None:
+    """Fig. 7: zero-shot retrieval accuracy@``topk`` per layer; one panel per (direction, task), one line per
+    ticket language (mean over seeds), the dense model in black. ``table``: :func:`subnets.analysis.probe_frame`."""
+    plt, sns = _pyplot()
+    data = table[table["topk"] == topk].assign(direction=lambda f: f["src"] + " → " + f["tgt"])
+    directions = list(dict.fromkeys(data["direction"]))
+    tasks = [t for t in task_order if t in set(data["task"])]
+    langs = ordered(data["ticket_language"].dropna(), language_order)
+    palette = dict(zip(langs, sns.color_palette("tab10", n_colors=max(len(langs), 1))))
+    fig, axes = plt.subplots(len(directions), max(len(tasks), 1), figsize=(3.4 * max(len(tasks), 1),
+                             2.8 * len(directions)), squeeze=False, sharey=True)  # fmt: skip
+    for row, direction in enumerate(directions):
+        here = data[data["direction"] == direction]
+        dense = here[here["task"] == "dense"].groupby("layer")["accuracy"].mean()
+        for ax, task in zip(axes[row], tasks):
+            for lang in langs:
+                line = here[(here["task"] == task) & (here["ticket_language"] == lang)].groupby("layer")["accuracy"]
+                if len(line):
+                    ax.plot(line.mean().index, line.mean().values, marker="o", ms=3, color=palette[lang],
+                            label=f"{lang} ticket")
+            ax.plot(dense.index, dense.values, color="black", ls="--", lw=1.5, label="dense")
+            ax.set_title(f"{task} tickets, {direction}")
+            ax.set_xlabel("layer")
+            ax.set_ylabel(f"accuracy@{topk} (%)")
+            ax.set_ylim(0, 102)
+    _finish_with_shared_legend(fig, axes[0][0], paths, ncol=6)
+
+
+def plot_cca(
+    table: pd.DataFrame,
+    paths: Sequence[str | os.PathLike],
+    *,
+    language_order: Sequence[str] | None = None,
+) -> None:
+    """Fig. 10: SVCCA (left) and PWCCA (right) between the reference language and each other language, per
+    layer; solid lines the dense model, dashed lines the probed tickets. ``table``: probe_frame of the CCA jobs."""
+    plt, sns = _pyplot()
+    langs = ordered(table["language"], language_order)
+    palette = dict(zip(langs, sns.color_palette("tab10", n_colors=max(len(langs), 1))))
+    reference = table["reference"].iloc[0] if len(table) else ""
+    subnetworks = list(dict.fromkeys(table["subnetwork"]))
+    styles = {s: ("-" if s == "dense" else "--") for s in subnetworks}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, measure in zip(axes, ("svcca", "pwcca")):
+        for subnetwork in subnetworks:
+            for lang in langs:
+                line = table[(table["subnetwork"] == subnetwork) & (table["language"] == lang)].sort_values("layer")
+                if len(line):
+                    label = f"{reference}-{lang}" + ("" if subnetwork == "dense" else f" ({subnetwork})")
+                    ax.plot(line["layer"], line[measure], marker="o", ms=3, ls=styles[subnetwork],
+                            color=palette[lang], label=label)
+        ax.set_title(f"{measure.upper()} with {reference}")
+        ax.set_xlabel("layer")
+        ax.set_ylabel(measure.upper())
+        ax.set_ylim(0, 1.02)
+    axes[1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     _save(fig, paths)
     plt.close(fig)

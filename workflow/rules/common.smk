@@ -30,6 +30,8 @@ RANDOM_SPARSITIES = sorted(
     | (set(TRANSFER_SPARSITIES) if TARGETS["transfer"] else set())
 )
 RANDOM = "random"  # the source name of random sub-networks in transfer paths
+PROBES = config["probes"]
+DENSE = "dense"  # the probed subnetwork name of theta0 without a mask
 # Seeds of every run besides the IMP chains (transfer, random and re-pruned baselines, cross-task,
 # multilingual): a subset of SEEDS, so that a small study can afford the second seed for its chains only.
 TRANSFER_SEEDS = list(config["analysis"]["transfer_seeds"] or SEEDS)
@@ -216,6 +218,7 @@ def check_config():
         _check_task_options(task, spec.get("options") or {})
     _check_ticket_levels()
     _check_multilingual()
+    _check_probes()
 
 
 def _check_ticket_levels():
@@ -290,6 +293,47 @@ def _check_multilingual():
             )
 
 
+def _check_probes():
+    top = MAX_SPARSITY + PRUNE_PERCENT
+    if TARGETS["retrieval"] or TARGETS["cca"]:
+        sparsity = PROBES["sparsity"]
+        if sparsity % PRUNE_PERCENT or not 0 < sparsity <= top:
+            raise _config_error(
+                "probes.sparsity",
+                f"{sparsity} is not an IMP level (multiples of {PRUNE_PERCENT} up to {top})",
+            )
+    toy = (
+        toy_language_codes()
+        if "toy" in (PROBES["retrieval"]["source"], PROBES["cca"]["source"])
+        else None
+    )
+    if TARGETS["retrieval"] and PROBES["retrieval"]["source"] == "toy":
+        for src, tgt in PROBES["retrieval"]["pairs"]:
+            if src != toy[0] or tgt not in toy[1:]:
+                raise _config_error(
+                    "probes.retrieval.pairs",
+                    f"[{src}, {tgt}]: the toy world's parallel pairs are [{toy[0]}, X] for X in {toy[1:]}",
+                )
+    if TARGETS["cca"]:
+        cca = PROBES["cca"]
+        if toy is not None and PROBES["cca"]["source"] == "toy":
+            missing = [
+                lang
+                for lang in [cca["reference"], *cca["languages"]]
+                if lang not in toy
+            ]
+            if missing:
+                raise _config_error(
+                    "probes.cca.languages", f"the toy world has no {missing}"
+                )
+        for task, lang in cca["tickets"]:
+            if task not in TASKS or lang not in languages(task):
+                raise _config_error(
+                    "probes.cca.tickets",
+                    f"[{task}, {lang}] is not a task and one of its languages",
+                )
+
+
 def _check_task_options(task, options):
     """Build the task adapter once (cheap: no torch import) so that an unknown option fails now."""
     import dataclasses
@@ -334,6 +378,15 @@ def random_mask_path(task, seed, sparsity):
 def train_metrics(task, lang, seed, source, sparsity):
     label = sparsity_label(sparsity)
     return f"{RESULTS}/train/{task}/{lang}/seed{seed}/{source}-sparsity{label}/metrics.json"
+
+
+def probe_path(kind, subnetwork):
+    """A probe's per-layer table; ``subnetwork`` is "dense" or "{task}/{lang}/seed{seed}-sparsity{s}"."""
+    return f"{RESULTS}/probes/{kind}/{subnetwork}.csv"
+
+
+def ticket_name(task, lang, seed, sparsity):
+    return f"{task}/{lang}/seed{seed}-sparsity{sparsity_label(sparsity)}"
 
 
 def table(name, ext="csv"):
@@ -439,6 +492,73 @@ def subnetwork_derivation(wildcards):
     """How the run's mask derives from its input mask: as is, pruned on at random, or carried over."""
     method, _, _, start = subnetwork_source(wildcards)
     return {"method": method, "start": start}
+
+
+def probe_input(wildcards):
+    """theta0, the ticket's mask (none for the dense model) and the toy world when the data come from it."""
+    inputs = {"model": MODEL_DIR}
+    if wildcards.subnetwork != DENSE:
+        match = re.fullmatch(
+            r"([^/]+)/([^/]+)/seed(\d+)-sparsity(\d+)", wildcards.subnetwork
+        )
+        if match is None:
+            raise WorkflowError(f"{wildcards.subnetwork!r} names no ticket")
+        task, lang, seed, sparsity = match.groups()
+        inputs["mask"] = ticket_mask(task, lang, seed, int(sparsity))
+    if PROBES[wildcards.kind]["source"] == "toy":
+        inputs["world"] = TOY_WORLD
+    return inputs
+
+
+def probe_params(wildcards):
+    """The probe's settings, with the toy world's files in place of "toy"."""
+    spec = dict(PROBES[wildcards.kind])
+    if spec["source"] == "toy":
+        folder = (
+            "parallel/{src}-{tgt}"
+            if wildcards.kind == "retrieval"
+            else "parallel_nli/{lang}"
+        )
+        spec["source"] = f"{TOY_WORLD}/{folder}"
+    spec.pop(
+        "tickets", None
+    )  # which tickets are probed is in the path, not in the job's settings
+    return {
+        **spec,
+        "batch_size": PROBES["batch_size"],
+        "max_length": PROBES["max_length"],
+    }
+
+
+def retrieval_subnetworks():
+    """The dense model and every ticket at probes.sparsity (each task, language and transfer seed)."""
+    return [DENSE] + [
+        ticket_name(task, lang, seed, PROBES["sparsity"])
+        for task in TASKS
+        for lang in languages(task)
+        for seed in TRANSFER_SEEDS
+    ]
+
+
+def cca_subnetworks():
+    seed = TRANSFER_SEEDS[0]
+    return [DENSE] + [
+        ticket_name(task, lang, seed, PROBES["sparsity"])
+        for task, lang in PROBES["cca"]["tickets"]
+    ]
+
+
+def paper_comparison_input(wildcards):
+    """This run's tables that have a published counterpart (Table 2, Tables 3-5 at 50%, Table 1)."""
+    inputs = {"tickets": table("winning_tickets")}
+    if TARGETS["transfer"] and 50 in TRANSFER_SPARSITIES:
+        inputs["transfer"] = [table(f"{task}/transfer_sparsity50") for task in TASKS]
+    if TARGETS["multilingual"]:
+        inputs["multilingual"] = [
+            table(f"{task}/multilingual_sparsity{sparsity_label(spec['sparsity'])}")
+            for task, spec in MULTILINGUAL.items()
+        ]
+    return inputs
 
 
 def mixture_input(wildcards):
@@ -688,6 +808,14 @@ def all_targets():
         label = sparsity_label(CROSS_TASK_SPARSITY)
         targets += [table(f"cross_task_sparsity{label}", ext) for ext in ("csv", "md")]
         targets += figures(f"fig9_cross_task_sparsity{label}")
+    if TARGETS["retrieval"]:
+        targets += [table("retrieval", ext) for ext in ("csv", "md")]
+        targets += figures("fig7_retrieval")
+    if TARGETS["cca"]:
+        targets += [table("cca", ext) for ext in ("csv", "md")]
+        targets += figures("fig10_cca")
+    if TARGETS["paper"]:
+        targets += [table("paper_comparison", ext) for ext in ("csv", "md")]
     if TARGETS["multilingual"]:
         targets += mixture_round_targets()
         for task, spec in MULTILINGUAL.items():

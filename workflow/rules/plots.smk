@@ -120,3 +120,53 @@ rule plot_cross_task:
         languages=language_order(),
     script:
         "../scripts/plot_cross_task.py"
+
+
+rule plot_retrieval:
+    input:
+        table=table("retrieval"),
+    output:
+        png=report(
+            figure("fig7_retrieval", "png"),
+            caption="../report/fig7.rst",
+            category="Fig. 7: retrieval",
+        ),
+        pdf=figure("fig7_retrieval", "pdf"),
+    log:
+        f"{LOGS}/plots/fig7_retrieval.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        languages=language_order(),
+    script:
+        "../scripts/plot_probe.py"
+
+
+rule plot_cca:
+    input:
+        table=table("cca"),
+    output:
+        png=report(
+            figure("fig10_cca", "png"),
+            caption="../report/fig10.rst",
+            category="Fig. 10: SVCCA and PWCCA",
+        ),
+        pdf=figure("fig10_cca", "pdf"),
+    log:
+        f"{LOGS}/plots/fig10_cca.log",
+    conda:
+        "../../envs/subnets.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        languages=language_order(),
+    script:
+        "../scripts/plot_probe.py"

@@ -2,7 +2,7 @@
 
 from subnets.data.hub import WIKIANN_LANGUAGES, WMT14_LANGUAGES, XNLI_LANGUAGES
 from subnets.data.prepare import load_prepared, mix_prepared, prepare_dataset, prepared_info
-from subnets.data.sources import HUB, load_parallel, load_raw, source_label
+from subnets.data.sources import HUB, load_parallel, load_parallel_premises, load_raw, source_label
 
 __all__ = [
     "HUB",
@@ -10,6 +10,7 @@ __all__ = [
     "WMT14_LANGUAGES",
     "XNLI_LANGUAGES",
     "load_parallel",
+    "load_parallel_premises",
     "load_prepared",
     "load_raw",
     "mix_prepared",

@@ -157,3 +157,26 @@ def load_parallel(
         sources.append(pair[src])
         targets.append(pair[tgt])
     return sources, targets
+
+
+def load_parallel_premises(source: str | os.PathLike = HUB, *, lang: str = "en", split: str = "test") -> list[str]:
+    """The premises of parallel NLI items in ``lang``, each once, in item order (SVCCA / PWCCA inputs).
+
+    XNLI's validation and test sets are translations of the same items, row for row, in every language, and
+    each premise comes with three hypotheses: the distinct premises in order of first appearance are parallel
+    across languages. ``source`` is ``"hub"`` (XNLI) or a local path containing ``{lang}`` in XNLI's schema
+    (the toy world's ``parallel_nli/{lang}``).
+    """
+    if _is_hub(source):
+        label = f"hub:{hub.XNLI_ID}:{lang}"
+        dataset = hub.load_xnli(lang)[split]
+    else:
+        path = _fill(source, lang=lang)
+        label = str(path)
+        dataset = load_local(path, required=(split,))[split] if path.is_dir() else load_split_file(path)
+    if "premise" not in dataset.column_names:
+        raise ValueError(f"{label} [split {split!r}]: missing column 'premise'; present: {dataset.column_names}")
+    premises = list(dict.fromkeys(dataset["premise"]))
+    if not premises:
+        raise ValueError(f"{label} [split {split!r}]: the split is empty")
+    return premises

@@ -1,0 +1,92 @@
+"""Zero-shot probes of a sub-network, layer by layer: parallel sentence retrieval (Fig. 7) and SVCCA / PWCCA
+between languages (Fig. 10). Each takes theta0's body with a mask applied (no fine-tuning) and returns a long
+table, one row per (language or pair, layer).
+
+The body is loaded with ``AutoModel`` from theta0's directory, so an MLM, NER or XNLI ticket probes the same
+pre-trained encoder: only the mask differs (the task heads never feed the hidden states).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from subnets.cca import pwcca, svcca
+from subnets.retrieval import embed_sentences, margin_retrieval_accuracy, masked_encoder
+
+
+def load_masked_body(pretrained: str | os.PathLike, mask_path: str | os.PathLike | None = None):
+    """(theta0's encoder with ``mask_path``'s ticket applied, or dense without one; its tokenizer)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from subnets.masks import load_mask
+
+    model = AutoModel.from_pretrained(pretrained)
+    if mask_path is not None:
+        mask, _ = load_mask(mask_path)
+        try:
+            masked_encoder(model, mask)
+        except ValueError as err:
+            raise ValueError(f"mask file {mask_path}: {err}") from err
+    return model.eval(), AutoTokenizer.from_pretrained(pretrained)
+
+
+def retrieval_by_layer(
+    model,
+    tokenizer,
+    pairs: Mapping[tuple[str, str], tuple[Sequence[str], Sequence[str]]],
+    *,
+    k: int = 4,
+    topk: Sequence[int] = (1, 5),
+    include_special_tokens: bool = True,
+    batch_size: int = 64,
+    max_length: int = 128,
+) -> pd.DataFrame:
+    """Margin retrieval accuracy@n per layer, both directions, for each ``(src, tgt) -> (sentences, sentences)``.
+
+    Columns: src, tgt (the direction searched: src sentences look for their tgt translation), layer, topk,
+    accuracy (percent).
+    """
+    rows = []
+    for (src, tgt), (src_sentences, tgt_sentences) in pairs.items():
+        if len(src_sentences) != len(tgt_sentences):
+            raise ValueError(f"{src}-{tgt}: {len(src_sentences)} and {len(tgt_sentences)} sentences are not aligned")
+        options = {"batch_size": batch_size, "max_length": max_length, "include_special_tokens": include_special_tokens}
+        vectors = {src: embed_sentences(model, tokenizer, src_sentences, **options),
+                   tgt: embed_sentences(model, tokenizer, tgt_sentences, **options)}  # fmt: skip
+        for a, b in ((src, tgt), (tgt, src)):
+            for layer in range(vectors[a].shape[0]):
+                for n, accuracy in margin_retrieval_accuracy(vectors[a][layer], vectors[b][layer], k, topk).items():
+                    rows.append({"src": a, "tgt": b, "layer": layer, "topk": n, "accuracy": accuracy})
+    return pd.DataFrame(rows, columns=["src", "tgt", "layer", "topk", "accuracy"])
+
+
+def cca_by_layer(
+    model,
+    tokenizer,
+    reference: tuple[str, Sequence[str]],
+    others: Mapping[str, Sequence[str]],
+    *,
+    keep_variance: float = 0.99,
+    batch_size: int = 64,
+    max_length: int = 128,
+) -> pd.DataFrame:
+    """SVCCA and PWCCA between the [CLS] vectors of the reference language and of each other language, on
+    parallel sentences, per layer. Columns: reference, language, layer, svcca, pwcca, n_sentences."""
+    ref_lang, ref_sentences = reference
+    options = {"batch_size": batch_size, "max_length": max_length, "cls": True}
+    ref_vectors = embed_sentences(model, tokenizer, ref_sentences, **options)
+    rows = []
+    for lang, sentences in others.items():
+        if len(sentences) != len(ref_sentences):
+            raise ValueError(
+                f"{ref_lang}-{lang}: {len(ref_sentences)} and {len(sentences)} sentences are not parallel"
+            )
+        vectors = embed_sentences(model, tokenizer, sentences, **options)
+        for layer in range(vectors.shape[0]):
+            x, y = ref_vectors[layer], vectors[layer]
+            rows.append({"reference": ref_lang, "language": lang, "layer": layer,
+                         "svcca": svcca(x, y, keep_variance), "pwcca": pwcca(x, y), "n_sentences": len(x)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["reference", "language", "layer", "svcca", "pwcca", "n_sentences"])

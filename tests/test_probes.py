@@ -1,0 +1,56 @@
+"""Probes of theta0 * mask: retrieval and CCA tables per layer on a tiny random BERT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from subnets import masks
+from subnets.probes import cca_by_layer, load_masked_body, retrieval_by_layer
+
+from tests.conftest import TEST_WORDS
+
+# Distinct sentences over the tiny tokenizer's words (anything else would be [UNK]).
+_WORDS = [w for w in TEST_WORDS if not w.startswith("##")]
+SENTENCES = [" ".join(_WORDS[(i * j + i) % len(_WORDS)] for j in range(3 + i % 4)) for i in range(24)]
+
+
+def test_retrieval_of_identical_sentences_is_perfect_at_every_layer(tiny_bert_dir):
+    model, tokenizer = load_masked_body(tiny_bert_dir)
+    table = retrieval_by_layer(model, tokenizer, {("xx", "yy"): (SENTENCES, SENTENCES)}, k=2, topk=(1, 5))
+    layers = model.config.num_hidden_layers + 1
+    assert len(table) == 2 * layers * 2  # both directions, every layer, two n
+    assert (table["accuracy"] == 100.0).all()
+    assert set(zip(table["src"], table["tgt"])) == {("xx", "yy"), ("yy", "xx")}
+    with pytest.raises(ValueError, match="not aligned"):
+        retrieval_by_layer(model, tokenizer, {("xx", "yy"): (SENTENCES, SENTENCES[:-1])})
+
+
+def test_cca_of_a_language_with_itself_is_one(tiny_bert_dir):
+    model, tokenizer = load_masked_body(tiny_bert_dir)
+    table = cca_by_layer(model, tokenizer, ("xx", SENTENCES), {"xx": SENTENCES, "zz": SENTENCES[::-1]})
+    same = table[table["language"] == "xx"].set_index("layer")
+    assert list(same.index) == list(range(model.config.num_hidden_layers + 1))
+    # Layer 0's [CLS] vector is the same embedding for every sentence: no variance, defined as 0.
+    assert same.loc[0, "svcca"] == 0.0 and same.loc[0, "pwcca"] == 0.0
+    assert np.allclose(same.loc[1:, "svcca"], 1.0, atol=1e-6) and np.allclose(same.loc[1:, "pwcca"], 1.0, atol=1e-6)
+    assert table["svcca"].notna().all() and table["pwcca"].notna().all()
+
+
+def test_masked_body_zeroes_the_ticket_and_names_a_bad_mask(tiny_bert_dir, tmp_path):
+    from transformers import AutoModel
+
+    dense = AutoModel.from_pretrained(tiny_bert_dir)
+    shapes = {f"bert.{name}": shape for name, shape in masks.prunable_shapes(dense).items() if "pooler" not in name}
+    ticket = masks.random_mask(shapes, 0.5, seed=0)
+    masks.save_mask(tmp_path / "m.safetensors", ticket, {"task": "ner"})
+    model, _ = load_masked_body(tiny_bert_dir, tmp_path / "m.safetensors")
+    weight = dict(model.named_parameters())["encoder.layer.0.output.dense.weight"]
+    kept = ticket["bert.encoder.layer.0.output.dense.weight"]
+    assert torch.all(weight[~kept] == 0) and torch.equal(weight[kept], dict(dense.named_parameters())[
+        "encoder.layer.0.output.dense.weight"][kept])
+    bad = {name: m for name, m in ticket.items() if "layer.0." not in name}
+    masks.save_mask(tmp_path / "bad.safetensors", bad, {})
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        load_masked_body(tiny_bert_dir, tmp_path / "bad.safetensors")

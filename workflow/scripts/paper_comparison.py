@@ -1,0 +1,30 @@
+"""This run's Table 2, transfer matrices at 50% (Tables 3-5) and multilingual tables (Table 1) beside the
+paper's published cells, with the difference."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+
+from pathlib import Path
+
+import pandas as pd
+
+from subnets import analysis, paper
+
+sm = snakemake  # noqa: F821
+cells = [paper.winning_tickets_cells(pd.read_csv(sm.input.tickets))]
+for path in sm.input.get("transfer", []):
+    task = Path(path).parent.name
+    if ("bert", task) in paper.TRANSFER_TABLES:
+        matrix = pd.read_csv(path, index_col=0)
+        cells.append(paper.matrix_cells(matrix, paper.TRANSFER_TABLES[("bert", task)], task))
+for path in sm.input.get("multilingual", []):
+    cells.append(paper.matrix_cells(pd.read_csv(path, index_col=0), 1, Path(path).parent.name))
+table = paper.side_by_side(pd.concat(cells, ignore_index=True))
+analysis.write_table(
+    table,
+    sm.output.csv,
+    sm.output.md,
+    title=f"# This run beside the paper: {len(table)} shared cells (difference = ours - paper)",
+)
+print(f"{len(table)} cells shared with the paper", file=sys.stderr)
