@@ -37,11 +37,16 @@ def _save(fig, paths: Sequence[str | os.PathLike]) -> None:
             fig.savefig(tmp, format=suffix, bbox_inches="tight", dpi=150)
 
 
-def _finish_with_shared_legend(fig, ax, paths: Sequence[str | os.PathLike], ncol: int) -> None:
-    """One legend (that of ``ax``) under all panels, then save and close."""
+def _finish_with_shared_legend(fig, paths: Sequence[str | os.PathLike], ncol: int) -> None:
+    """One legend under all panels (every label of every panel, once), then save and close."""
     import matplotlib.pyplot as plt
 
-    handles, labels = ax.get_legend_handles_labels()
+    entries: dict[str, object] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    labels = list(entries)
+    handles = [entries[label] for label in labels]
     fig.legend(handles, labels, loc="lower center", ncol=max(1, min(len(labels), ncol)), bbox_to_anchor=(0.5, -0.02),
                frameon=False)  # fmt: skip
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -86,7 +91,7 @@ def plot_sparsity_curves(
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    _finish_with_shared_legend(fig, axes.flat[0], paths, ncol=3)
+    _finish_with_shared_legend(fig, paths, ncol=3)
 
 
 def plot_overlap(
@@ -254,7 +259,7 @@ def plot_retrieval(
             ax.set_xlabel("layer")
             ax.set_ylabel(f"accuracy@{topk} (%)")
             ax.set_ylim(0, 102)
-    _finish_with_shared_legend(fig, axes[0][0], paths, ncol=6)
+    _finish_with_shared_legend(fig, paths, ncol=6)
 
 
 def plot_cca(

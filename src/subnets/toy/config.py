@@ -19,6 +19,12 @@ class WorldConfig:
     the pivot, its related sister, the distant language, a Cyrillic one and the low-resource one) or an explicit
     list of codes, which must contain the pivot ``t0``. Sizes count rows per split; the low-resource language
     gets ``low_resource_share`` of the MLM training documents of the others.
+
+    ``nli_negated_hypotheses`` picks the NLI recipe (see :mod:`subnets.toy.nli`): True, half of the hypotheses
+    are denied and the label depends jointly on the edit and the hypothesis' polarity (an XOR that a tiny BERT
+    does not learn from a few thousand examples); False, every hypothesis affirms (entailment: modifiers
+    dropped; contradiction: a participant or modifier swapped; neutral: a modifier added or another verb), which
+    it learns. Both keep the labels balanced and uninformative from the hypothesis alone or the lengths.
     """
 
     seed: int = 0
@@ -35,6 +41,7 @@ class WorldConfig:
     nli_test: int = 600
     parallel_size: int = 500
     parallel_nli_size: int = 500
+    nli_negated_hypotheses: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.languages, bool) or not isinstance(self.languages, (int, tuple, list)):
@@ -47,6 +54,8 @@ class WorldConfig:
         codes = self.language_codes
         if PIVOT not in codes:
             raise ValueError(f"languages: the pivot {PIVOT!r} must be one of the languages, got {list(codes)}")
+        if not isinstance(self.nli_negated_hypotheses, bool):
+            raise TypeError(f"nli_negated_hypotheses: expected true or false, got {self.nli_negated_hypotheses!r}")
         if not 0 < self.low_resource_share <= 0.1:
             raise ValueError(f"low_resource_share: must be in (0, 0.1], got {self.low_resource_share}")
         low, high = self.sentences_per_doc

@@ -19,6 +19,14 @@ Finally, items are kept in *balanced blocks*: an item waits until an item of eac
 hypothesis in every language) has been drawn, and the three are kept together. Anything computable from those
 alone is independent of the label, by construction, in every split.
 
+With ``WorldConfig.nli_negated_hypotheses = False`` (the *affirmed* style) no hypothesis is denied: entailment
+is the source with some modifiers dropped, contradiction the source with one participant or modifier swapped
+(others dropped or added), neutral a modifier the source does not state added, or another verb. The label is
+then a matter of relating the hypothesis' words to the premise's (all stated, one changed, one new), not a
+parity with the polarity, and a tiny BERT learns it from a few hundred examples; the balanced blocks (and
+premises drawn independently of the label) still keep the hypothesis alone, the premise alone and the lengths
+uninformative.
+
 Why premises are never denied where it matters: with "not" as the only way to deny, a denied source makes an
 entailment's hypothesis denied and a contradiction's affirmed, so blocks could never hold both. Languages with
 a second, cancelling way to deny (an antonym verb, "fail to") avoid that, but make the label a parity of four
@@ -120,9 +128,10 @@ class _Editor:
 class NLIGenerator:
     """Draws (premise, hypothesis, label) candidates following the recipes of the module docstring."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, negated_hypotheses: bool = True) -> None:
         self.sampler = SentenceSampler(lexicon, NLI_STYLE)
         self.editor = _Editor(lexicon)
+        self.negated_hypotheses = negated_hypotheses
 
     def _swap(self, rng: random.Random, source: Clause) -> Clause:
         """Swap one participant or modifier, then drop or add others (never re-adding a dropped slot)."""
@@ -134,6 +143,8 @@ class NLIGenerator:
     def derive(self, rng: random.Random, source: Clause, label: int, premise: Sentence) -> Clause:
         """A hypothesis clause with ``label`` with respect to ``source``, an affirmed clause of ``premise``."""
         editor = self.editor
+        if not self.negated_hypotheses:
+            return replace(self._derive_affirmed(rng, source, label, premise), negated=False)
         if label != NEUTRAL:
             dropped = rng.random() < 0.5
             edited = editor.drop_some(rng, source) if dropped else self._swap(rng, source)
@@ -147,6 +158,21 @@ class NLIGenerator:
             edited = editor.drop_some(rng, source) if roll < 3 / 4 else self._swap(rng, source)
             edited = editor.other_verb(rng, edited, premise)
         return replace(edited, negated=rng.random() < 0.5)
+
+    def _derive_affirmed(self, rng: random.Random, source: Clause, label: int, premise: Sentence) -> Clause:
+        """The affirmed style: entailment drops, contradiction swaps, neutral adds a modifier or changes the verb."""
+        editor = self.editor
+        if label == ENTAILMENT:
+            return editor.drop_some(rng, source)
+        if label == CONTRADICTION:
+            return self._swap(rng, source)
+        missing = editor.absent(source)
+        roll = rng.random()
+        if roll < 1 / 2 and missing:  # a modifier the premise does not state
+            slot = rng.choice(missing)
+            return editor.drop_some(rng, editor.add(rng, source, slot), keep=slot)
+        edited = editor.drop_some(rng, source) if roll < 3 / 4 else self._swap(rng, source)
+        return editor.other_verb(rng, edited, premise)
 
     def candidate(self, rng: random.Random) -> tuple[Sentence, Sentence, int]:
         """A fresh premise, a label drawn uniformly and a hypothesis with that label."""
@@ -184,15 +210,16 @@ def balanced_items(
     rng: random.Random,
     sizes: dict[str, int],
     exclude: set[Sentence] = frozenset(),
+    negated_hypotheses: bool = True,
 ) -> dict[str, list[NLIItem]]:
     """Label-balanced NLI items, split into ``sizes`` (``{split: rows}``, filled in this order).
 
     Items are kept in blocks of one item per label with the same :func:`block_key`; each split is made of
     whole blocks (a size that is not a multiple of 3 cuts its last one). No premise occurs twice, within or
     across splits, or occurs in ``exclude``. Splits are filled in the given order, so the earlier ones do not
-    depend on the sizes of later ones.
+    depend on the sizes of later ones. ``negated_hypotheses=False`` selects the affirmed style (module docstring).
     """
-    generator = NLIGenerator(lexicon)
+    generator = NLIGenerator(lexicon, negated_hypotheses)
     seen = set(exclude)
     waiting: dict[tuple, tuple[list, list, list]] = {}
     splits: dict[str, list[NLIItem]] = {}

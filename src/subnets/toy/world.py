@@ -85,14 +85,18 @@ class World:
         """Label-balanced ``test``, ``validation`` and ``train`` items, shared by all languages."""
         config = self.config
         sizes = {"test": config.nli_test, "validation": config.nli_validation, "train": config.nli_train}
-        return balanced_items(self.lexicon, stream(config.seed, "nli"), sizes)
+        return balanced_items(
+            self.lexicon, stream(config.seed, "nli"), sizes, negated_hypotheses=config.nli_negated_hypotheses
+        )
 
     @functools.cached_property
     def parallel_nli_items(self) -> list[NLIItem]:
         """NLI items for the cross-lingual representation probes, disjoint from the NLI splits."""
         used = {item.premise for items in self.nli_items.values() for item in items}
         sizes = {"parallel": self.config.parallel_nli_size}
-        return balanced_items(self.lexicon, stream(self.config.seed, "parallel_nli"), sizes, used)["parallel"]
+        rng = stream(self.config.seed, "parallel_nli")
+        negated = self.config.nli_negated_hypotheses
+        return balanced_items(self.lexicon, rng, sizes, used, negated_hypotheses=negated)["parallel"]
 
     @functools.cached_property
     def parallel_sentences(self) -> list[Sentence]:
