@@ -699,11 +699,13 @@ def task_languages(wildcards):
 
 
 def training_resource(name):
-    """A resource of the training jobs: the task's override, else the global value."""
+    """A resource of the training jobs: the task's override, else the global value. Memory grows with each
+    retry (`--retries`, the SLURM profile's `retries`), so a job killed for memory asks for more next time."""
 
-    def get(wildcards):
+    def get(wildcards, attempt):
         overrides = config["tasks"][wildcards.task].get("resources") or {}
-        return overrides.get(name, config["resources"][name])
+        value = overrides.get(name, config["resources"][name])
+        return value * attempt if name == "mem_mb" else value
 
     return get
 
@@ -714,7 +716,7 @@ def pretraining_threads():
 
 
 def training_threads(wildcards):
-    return training_resource("threads")(wildcards)
+    return training_resource("threads")(wildcards, attempt=1)
 
 
 # ------------------------------------------------------------------------------------------------ targets
