@@ -700,7 +700,8 @@ def task_languages(wildcards):
 
 def training_resource(name):
     """A resource of the training jobs: the task's override, else the global value. Memory grows with each
-    retry (`--retries`, the SLURM profile's `retries`), so a job killed for memory asks for more next time."""
+    retry (`--retries`, the SLURM profile's `retries`), so a job killed for memory asks for more next time.
+    """
 
     def get(wildcards, attempt):
         overrides = config["tasks"][wildcards.task].get("resources") or {}
