@@ -39,6 +39,7 @@ wildcard_constraints:
     start=r"\d+",
     mixture="[^/]+",
     kind="retrieval|cca",
+    method="lt_sft|fish",
     subnetwork=r"dense|[^/]+/[^/]+/seed\d+-sparsity\d+",
 
 
@@ -48,6 +49,7 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/overlap.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/methods.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"

@@ -65,6 +65,26 @@ def world_dir(tmp_path_factory, config) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def affirmed_config() -> WorldConfig:
+    return WorldConfig(seed=7, **SMALL, nli_negated_hypotheses=False)
+
+
+@pytest.fixture(scope="module")
+def affirmed_world_dir(tmp_path_factory, affirmed_config) -> Path:
+    out = tmp_path_factory.mktemp("toy_affirmed") / "world"
+    write_world(out, affirmed_config)
+    return out
+
+
+@pytest.fixture(scope="module", params=["negated", "affirmed"])
+def nli_case(request, config, world, world_dir, affirmed_config, affirmed_world_dir):
+    """Both NLI styles: (world, its directory), hypotheses possibly denied or always affirmed."""
+    if request.param == "negated":
+        return world, world_dir
+    return build_world(affirmed_config), affirmed_world_dir
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -137,6 +157,19 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     assert a == b
     assert a.keys() == c.keys()
     assert all(a[name] != c[name] for name in a)
+
+
+def test_nli_style_is_deterministic_and_only_changes_nli(tmp_path):
+    write_world(tmp_path / "a", WorldConfig(seed=11, **TINY, nli_negated_hypotheses=False))
+    write_world(tmp_path / "b", WorldConfig(seed=11, **TINY, nli_negated_hypotheses=False))
+    write_world(tmp_path / "c", WorldConfig(seed=11, **TINY))
+    a, b, c = digests(tmp_path / "a"), digests(tmp_path / "b"), digests(tmp_path / "c")
+    assert a == b
+    nli_files = [name for name in a if name.startswith(("nli/", "parallel_nli/"))]
+    assert nli_files and all(a[name] != c[name] for name in nli_files)
+    assert all(a[name] == c[name] for name in a if name not in nli_files and name != "world.json")
+    with pytest.raises(TypeError, match="nli_negated_hypotheses"):
+        WorldConfig(nli_negated_hypotheses="no")
 
 
 _TRAIN = "import sys; from subnets.toy.tokenizer import *; train_tokenizer(world_texts(sys.argv[1]), sys.argv[2], 600)"
@@ -350,7 +383,8 @@ def test_parallel_pairs_share_one_abstract_sentence(world, world_dir):
     assert len({tuple(side) for side in sides.values()}) == 1
 
 
-def test_parallel_nli_items_are_the_same_in_every_language(world, world_dir):
+def test_parallel_nli_items_are_the_same_in_every_language(nli_case):
+    world, world_dir = nli_case
     rows = {code: read_jsonl(world_dir / "parallel_nli" / code / "test.jsonl") for code in world.languages}
     ids = {code: [row["id"] for row in language_rows] for code, language_rows in rows.items()}
     labels = {code: [row["label"] for row in language_rows] for code, language_rows in rows.items()}
@@ -435,7 +469,8 @@ def test_semantics_on_hand_made_examples(world):
         assert model_checked_label(premise, hypothesis) == label
 
 
-def test_nli_labels_agree_with_a_model_checker(world):
+def test_nli_labels_agree_with_a_model_checker(nli_case):
+    world, _ = nli_case
     items = [item for split in world.nli_items.values() for item in split] + world.parallel_nli_items
     for item in items:
         for sentence in (item.premise, item.hypothesis):
@@ -443,7 +478,8 @@ def test_nli_labels_agree_with_a_model_checker(world):
         assert model_checked_label(item.premise, item.hypothesis) == item.label, item
 
 
-def test_nli_rows_realise_the_items_and_are_balanced(world, world_dir):
+def test_nli_rows_realise_the_items_and_are_balanced(nli_case):
+    world, world_dir = nli_case
     for split, items in world.nli_items.items():
         assert collections.Counter(item.label for item in items) == {label: len(items) // 3 for label in range(3)}
         blocks = collections.defaultdict(collections.Counter)
@@ -466,11 +502,18 @@ def test_nli_rows_realise_the_items_and_are_balanced(world, world_dir):
         for row in read_jsonl(world_dir / "nli" / PIVOT / "train.jsonl")
         if pivot_negation in row["hypothesis"].split()
     )
-    assert min(negated.values()) == max(negated.values()) > 0  # "not" occurs equally often under every label
+    if world.config.nli_negated_hypotheses:
+        assert min(negated.values()) == max(negated.values()) > 0  # "not" occurs equally often under every label
+    else:
+        assert not negated  # the affirmed style never denies a hypothesis
+        assert not any(
+            clause.negated for items in world.nli_items.values() for item in items for clause in item.hypothesis.clauses
+        )
 
 
 @pytest.mark.parametrize("code", ["t0", "t2"])
-def test_nli_is_not_solvable_from_the_hypothesis_or_the_lengths(world_dir, code):
+def test_nli_is_not_solvable_from_the_hypothesis_or_the_lengths(nli_case, code):
+    _, world_dir = nli_case
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

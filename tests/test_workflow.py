@@ -154,6 +154,16 @@ def test_micro_tables(micro_run):
     assert list(multilingual.columns) == list(LANGS) and multilingual.notna().all().all()
     assert multilingual.stack().between(0, 100).all()
 
+    for task in TASKS:
+        methods = pd.read_csv(tables / task / "mask_methods_sparsity40.csv", index_col=0)
+        assert list(methods.columns) == ["dense", "imp", "lt_sft", "fish"] and list(methods.index) == list(LANGS)
+        assert methods.notna().all().all()
+    from subnets.masks import load_mask
+
+    for method in ("lt_sft", "fish"):
+        mask, metadata = load_mask(workdir / f"results/micro/masks/{method}/ner/t0/seed0/sparsity40.safetensors")
+        assert metadata["method"] == method and metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
+
     retrieval = pd.read_csv(tables / "retrieval.csv")
     layers = 3  # embeddings and 2 encoder layers
     subnetworks = 1 + len(TASKS) * len(LANGS) * len(TRANSFER_SEEDS)  # dense and every ticket at 40%
@@ -243,8 +253,11 @@ def test_learning_rate_edit_reruns_that_task_alone(micro_run, tmp_path):
     assert all(w["task"] == "ner" for r, w in jobs if r == "imp_round")
     trained = [w for r, w in jobs if r == "train_subnetwork"]
     assert all(w["task"] == "ner" or w["source"] == "task-ner" for w in trained), trained
-    own_task = len(LANGS) * len(TRANSFER_SEEDS) * (1 + 1 + 1 + 2 + 1)  # transfer, random, repruned, 2 cross, mix
+    # transfer, random, repruned, 2 cross-task, mixture, LT-SFT and FISH masks trained
+    own_task = len(LANGS) * len(TRANSFER_SEEDS) * (1 + 1 + 1 + 2 + 1 + 2)
     assert len(trained) == own_task + len(LANGS) * len(TRANSFER_SEEDS) * 2  # + NER tickets on mlm and nli
+    assert rules["method_mask"] == len(LANGS) * len(TRANSFER_SEEDS)  # LT-SFT fine-tunes; FISH does not train
+    assert all(w["method"] == "lt_sft" for r, w in jobs if r == "method_mask")
     for rule in ("toy_world", "toy_tokenizer", "pretrain_toy_model", "prepare_data", "random_mask", "mix_data"):
         assert rules[rule] == 0, (rule, jobs)
     for rule in ("imp_summary", "overlap", "transfer_matrix", "winning_tickets_table", "relative_drop_table"):
@@ -284,6 +297,7 @@ def test_paper_grid_plans_the_full_study(tmp_path):
     cross_task = 3 * 3 * 2 * 3  # en, fr, zh; each task with the 2 other tasks' tickets; 3 seeds
     multilingual = 5 * 3  # the en-fa-fr-zh ticket on ar, de, es, ru, ur
     assert stats["train_subnetwork"] == cross + random + repruned + cross_task + multilingual
+    assert "method_mask" not in stats  # appendix D is switched off in the paper's grid
     assert stats["probe"] == (1 + pairs * 3) + 1  # retrieval: dense and each ticket at 50%; CCA: dense
 
 
@@ -394,3 +408,10 @@ def test_repruned_level_not_below_target(tmp_path):
         config["analysis"]["repruned_from"] = [20, 40]
 
     _fails_before_any_job(tmp_path, edit, "analysis.repruned_from", "40")
+
+
+def test_mask_method_sparsity_must_be_a_trained_level(tmp_path):
+    def edit(config):
+        config["mask_methods"]["sparsity"] = 60
+
+    _fails_before_any_job(tmp_path, edit, "mask_methods.sparsity", "60")

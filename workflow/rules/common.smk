@@ -31,6 +31,8 @@ RANDOM_SPARSITIES = sorted(
 )
 RANDOM = "random"  # the source name of random sub-networks in transfer paths
 PROBES = config["probes"]
+MASK_METHODS = list(config["mask_methods"]["methods"])
+MASK_METHODS_SPARSITY = config["mask_methods"]["sparsity"]
 DENSE = "dense"  # the probed subnetwork name of theta0 without a mask
 # Seeds of every run besides the IMP chains (transfer, random and re-pruned baselines, cross-task,
 # multilingual): a subset of SEEDS, so that a small study can afford the second seed for its chains only.
@@ -200,7 +202,7 @@ def check_config():
         reserved = [
             lang
             for lang in spec["languages"]
-            if lang == RANDOM
+            if lang in (RANDOM, "lt_sft", "fish")
             or re.fullmatch(rf"{REPRUNED}\d+", lang)
             or lang.startswith(CROSS_TASK)
         ]
@@ -219,6 +221,7 @@ def check_config():
     _check_ticket_levels()
     _check_multilingual()
     _check_probes()
+    _check_mask_methods()
 
 
 def _check_ticket_levels():
@@ -334,6 +337,22 @@ def _check_probes():
                 )
 
 
+def _check_mask_methods():
+    if not TARGETS["mask_methods"]:
+        return
+    if not MASK_METHODS:
+        raise _config_error(
+            "targets.mask_methods", "is on, but mask_methods.methods is empty"
+        )
+    s = MASK_METHODS_SPARSITY
+    if s % PRUNE_PERCENT or not 0 < s <= MAX_SPARSITY:
+        raise _config_error(
+            "mask_methods.sparsity",
+            f"{s} must be the level of an IMP round (multiples of {PRUNE_PERCENT} up to imp.max_sparsity = "
+            f"{MAX_SPARSITY}), to compare with the ticket trained there",
+        )
+
+
 def _check_task_options(task, options):
     """Build the task adapter once (cheap: no torch import) so that an unknown option fails now."""
     import dataclasses
@@ -373,6 +392,13 @@ def ticket_mask(task, lang, seed, sparsity):
 
 def random_mask_path(task, seed, sparsity):
     return f"{RESULTS}/masks/random/{task}/seed{seed}/sparsity{sparsity_label(sparsity)}.safetensors"
+
+
+def method_mask_path(method, task, lang, seed, sparsity):
+    label = sparsity_label(sparsity)
+    return (
+        f"{RESULTS}/masks/{method}/{task}/{lang}/seed{seed}/sparsity{label}.safetensors"
+    )
 
 
 def train_metrics(task, lang, seed, source, sparsity):
@@ -464,6 +490,8 @@ def subnetwork_source(wildcards):
         if ticket_task not in TASKS or ticket_task == task:
             raise WorkflowError(f"{source!r}: {ticket_task!r} is not another task")
         return "cross_task", ticket_task, lang, None
+    if source in MASK_METHODS:
+        return "method", task, lang, None
     if source in languages(task) or (
         task in MULTILINGUAL and source == mixture_name(task)
     ):
@@ -482,6 +510,14 @@ def subnetwork_input(wildcards):
         inputs["mask"] = random_mask_path(
             wildcards.task, wildcards.seed, wildcards.sparsity
         )
+    elif method == "method":
+        inputs["mask"] = method_mask_path(
+            wildcards.source,
+            wildcards.task,
+            wildcards.lang,
+            wildcards.seed,
+            wildcards.sparsity,
+        )
     else:
         level = start if method == "repruned" else wildcards.sparsity
         inputs["mask"] = ticket_mask(mask_task, mask_lang, wildcards.seed, level)
@@ -492,6 +528,28 @@ def subnetwork_derivation(wildcards):
     """How the run's mask derives from its input mask: as is, pruned on at random, or carried over."""
     method, _, _, start = subnetwork_source(wildcards)
     return {"method": method, "start": start}
+
+
+def method_mask_input(wildcards):
+    return {"model": MODEL_DIR, "data": data_dir(wildcards.task, wildcards.lang)}
+
+
+def mask_methods_table_input(wildcards):
+    """Per task, language and transfer seed: dense and IMP rounds, and each method's mask trained."""
+    task, s = wildcards.task, MASK_METHODS_SPARSITY
+    rounds = [
+        f"{imp_dir(task, lang, seed, level)}/metrics.json"
+        for lang in languages(task)
+        for seed in TRANSFER_SEEDS
+        for level in (0, s)
+    ]
+    trained = [
+        train_metrics(task, lang, seed, method, s)
+        for method in MASK_METHODS
+        for lang in languages(task)
+        for seed in TRANSFER_SEEDS
+    ]
+    return {"rounds": rounds, "trained": trained}
 
 
 def probe_input(wildcards):
@@ -674,6 +732,11 @@ def training_params(wildcards):
     return dict(config["tasks"][wildcards.task]["training"])
 
 
+def method_training_params(wildcards):
+    """LT-SFT fine-tunes with the task's training settings; FISH does not train, so they must not rerun it."""
+    return training_params(wildcards) if wildcards.method == "lt_sft" else {}
+
+
 def task_options(wildcards):
     return dict(config["tasks"][wildcards.task].get("options") or {})
 
@@ -811,6 +874,13 @@ def all_targets():
         label = sparsity_label(CROSS_TASK_SPARSITY)
         targets += [table(f"cross_task_sparsity{label}", ext) for ext in ("csv", "md")]
         targets += figures(f"fig9_cross_task_sparsity{label}")
+    if TARGETS["mask_methods"]:
+        label = sparsity_label(MASK_METHODS_SPARSITY)
+        targets += [
+            table(f"{task}/mask_methods_sparsity{label}", ext)
+            for task in TASKS
+            for ext in ("csv", "md")
+        ]
     if TARGETS["retrieval"]:
         targets += [table("retrieval", ext) for ext in ("csv", "md")]
         targets += figures("fig7_retrieval")

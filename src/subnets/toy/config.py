@@ -21,10 +21,10 @@ class WorldConfig:
     gets ``low_resource_share`` of the MLM training documents of the others.
 
     ``nli_negated_hypotheses`` picks the NLI recipe (see :mod:`subnets.toy.nli`): True, half of the hypotheses
-    are denied and the label depends jointly on the edit and the hypothesis' polarity (an XOR that a tiny BERT
-    does not learn from a few thousand examples); False, every hypothesis affirms (entailment: modifiers
-    dropped; contradiction: a participant or modifier swapped; neutral: a modifier added or another verb), which
-    it learns. Both keep the labels balanced and uninformative from the hypothesis alone or the lengths.
+    are denied and the label depends jointly on the edit and the hypothesis' polarity (an XOR of the two);
+    False, every hypothesis affirms (entailment: modifiers dropped; contradiction: a participant or modifier
+    swapped; neutral: a modifier added or another verb), so word overlap with the premise decides most items.
+    Both keep the labels balanced and uninformative from the hypothesis alone, the premise alone or the lengths.
     """
 
     seed: int = 0

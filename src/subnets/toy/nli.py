@@ -23,9 +23,9 @@ With ``WorldConfig.nli_negated_hypotheses = False`` (the *affirmed* style) no hy
 is the source with some modifiers dropped, contradiction the source with one participant or modifier swapped
 (others dropped or added), neutral a modifier the source does not state added, or another verb. The label is
 then a matter of relating the hypothesis' words to the premise's (all stated, one changed, one new), not a
-parity with the polarity, and a tiny BERT learns it from a few hundred examples; the balanced blocks (and
-premises drawn independently of the label) still keep the hypothesis alone, the premise alone and the lengths
-uninformative.
+parity with the polarity: a logistic regression on the number of hypothesis words absent from the premise and
+the two lengths gets about 70% on it (about 35% on the default style). The balanced blocks (and premises drawn
+independently of the label) still keep the hypothesis alone, the premise alone and the lengths uninformative.
 
 Why premises are never denied where it matters: with "not" as the only way to deny, a denied source makes an
 entailment's hypothesis denied and a contradiction's affirmed, so blocks could never hold both. Languages with
