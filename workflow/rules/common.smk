@@ -775,8 +775,9 @@ def training_resource(name):
 
 
 def pretraining_threads():
-    """The toy pre-training runs alone before everything else: let it use up to 4 cores (capped by --cores)."""
-    return max(config["resources"]["threads"], 4)
+    """The toy pre-training runs alone before everything else: `toy.threads` cores (locally capped by --cores;
+    on a cluster it is what the job asks for, so it must fit a node)."""
+    return config["toy"]["threads"]
 
 
 def training_threads(wildcards):
