@@ -28,19 +28,22 @@ def _pyplot():
     return plt, sns
 
 
-def _save(fig, paths: Sequence[str | os.PathLike]) -> None:
+def _finish(fig, paths: Sequence[str | os.PathLike], rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+    """Lay the figure out within ``rect``, write it to every path (format from the suffix), close it."""
+    import matplotlib.pyplot as plt
+
     from subnets.io import atomic_path
 
+    fig.tight_layout(rect=rect)
     for path in paths:
         suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=suffix, bbox_inches="tight", dpi=150)
+    plt.close(fig)
 
 
 def _finish_with_shared_legend(fig, paths: Sequence[str | os.PathLike], ncol: int) -> None:
     """One legend under all panels (every label of every panel, once), then save and close."""
-    import matplotlib.pyplot as plt
-
     entries: dict[str, object] = {}
     for ax in fig.axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
@@ -49,9 +52,7 @@ def _finish_with_shared_legend(fig, paths: Sequence[str | os.PathLike], ncol: in
     handles = [entries[label] for label in labels]
     fig.legend(handles, labels, loc="lower center", ncol=max(1, min(len(labels), ncol)), bbox_to_anchor=(0.5, -0.02),
                frameon=False)  # fmt: skip
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths, rect=(0, 0.06, 1, 1))
 
 
 def _metric_label(name: str) -> str:
@@ -132,9 +133,7 @@ def plot_overlap(
     sparsity = int(table["sparsity"].iloc[0]) if len(table) else None
     ax.set_title(title or (f"overlap at {sparsity}% sparsity" if sparsity is not None else "overlap"))
     ax.legend(fontsize="x-small", ncol=2 if len(pairs) > 8 else 1, bbox_to_anchor=(1.02, 1), loc="upper left")
-    fig.tight_layout()
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths)
 
 
 def plot_transfer_heatmap(
@@ -158,9 +157,7 @@ def plot_transfer_heatmap(
     ax.set_ylabel("sub-network")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths)
 
 
 def plot_relative_drop(
@@ -183,9 +180,7 @@ def plot_relative_drop(
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(task)
         ax.set_xlabel("source language")
-    fig.tight_layout()
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths)
 
 
 def plot_cross_task(
@@ -222,9 +217,7 @@ def plot_cross_task(
         if len(values):  # bars start near the values: the differences are what the figure is about
             span = max(values.max() - values.min(), 1e-9)
             ax.set_ylim(max(0.0, values.min() - 1.5 * span), values.max() + 0.8 * span)
-    fig.tight_layout()
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths)
 
 
 def plot_retrieval(
@@ -290,6 +283,4 @@ def plot_cca(
         ax.set_ylabel(measure.upper())
         ax.set_ylim(0, 1.02)
     axes[1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
-    fig.tight_layout()
-    _save(fig, paths)
-    plt.close(fig)
+    _finish(fig, paths)
