@@ -211,8 +211,8 @@ def evaluate(model, eval_loader, task, accelerator) -> float:
     with torch.no_grad():
         for batch in eval_loader:
             with accelerator.autocast():
-                logits = model(**batch).logits
-            metric.add(logits, batch["labels"])
+                scores = task.eval_scores(model, batch)
+            metric.add(scores, batch["labels"])
     model.train()
     return float(metric.compute())
 

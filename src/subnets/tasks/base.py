@@ -81,6 +81,11 @@ class Task(abc.ABC):
     def new_metric(self) -> MetricAccumulator:
         """A fresh accumulator for one evaluation pass."""
 
+    def eval_scores(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What the metric scores for one evaluation batch (no gradients): the model's logits, unless the task
+        predicts some other way (a text-to-text task scores its label words)."""
+        return model(**batch).logits
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Helpers shared by the adapters
