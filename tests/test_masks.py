@@ -257,6 +257,20 @@ def test_jaccard_empty_layer_is_nan_and_layouts_must_agree():
         M.jaccard_by_layer([A])
 
 
+def test_jaccard_layers_in_model_order_whatever_the_mask_order():
+    # IMP masks come in sorted name order ("layer.10" before "layer.2"; "decoder" before "encoder"); the layers
+    # of the overlap must still run as the model stacks them.
+    bert = {f"bert.encoder.layer.{i}.output.dense.weight": t(1, 0) for i in (10, 11, 2, 0, 1)}
+    assert list(M.jaccard_by_layer([bert, bert])) == ["0", "1", "2", "10", "11", "all"]
+    t5 = {
+        f"{side}.block.{i}.layer.0.SelfAttention.q.weight": t(1, 1)
+        for side in ("decoder", "encoder")
+        for i in (1, 0)
+    }
+    order = list(M.jaccard_by_layer([t5, t5]))
+    assert order == ["encoder.0", "encoder.1", "decoder.0", "decoder.1", "all"]
+
+
 # ---------------------------------------------------------------------------------------------- files
 
 

@@ -407,7 +407,8 @@ def overlap_table(
     """Overlap per layer (Fig. 3) from ``(kind, (lang_a, seed_a), (lang_b, seed_b), jaccard_by_layer)``.
 
     One row per (kind, language pair, layer) with the mean and std over the compared seed pairs, then the
-    random expectation (kind ``random``) for every layer. Layers keep the order of the masks (``all`` last).
+    random expectation (kind ``random``) for every layer. Layers keep the order of ``jaccard_by_layer`` (model
+    order, ``all`` last).
     """
     rows, layers = [], []
     for kind, (lang_a, _), (lang_b, _), by_layer in records:

@@ -108,6 +108,15 @@ def layer_of(name: str) -> str:
     return ".".join(match.groups())
 
 
+def layer_sort_key(layer: str) -> tuple[int, int]:
+    """Orders layer ids as a model stacks them: encoder layers by number (BERT "0", "1", ..., "10" after "9";
+    T5 "encoder.N"), then the T5 decoder's, then the pooler."""
+    section, _, index = layer.rpartition(".")
+    if layer == "pooler":
+        return (2, 0)
+    return (1 if section == "decoder" else 0, int(index))
+
+
 def _check_same_layout(reference: Mapping[str, torch.Tensor], other: Mapping[str, torch.Tensor], what: str) -> None:
     for name, tensor in reference.items():
         if name not in other:
@@ -401,7 +410,8 @@ def check_mask_fits(
 def jaccard_by_layer(masks: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, float]:
     """Per layer, |kept in all masks| / |kept in any mask|, with counts summed over the layer's matrices.
 
-    Keys: the layer ids of :func:`layer_of` in the masks' order (with "pooler" when present), then "all".
+    Keys: the layer ids of :func:`layer_of` in model order (:func:`layer_sort_key`; "pooler" last when
+    present), then "all".
     A layer where no mask keeps anything gets nan (the overlap of empty sets is undefined).
     """
     masks = list(masks)
@@ -420,8 +430,9 @@ def jaccard_by_layer(masks: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, f
             either |= t
         inter[layer] = inter.get(layer, 0) + int(both.count_nonzero())
         union[layer] = union.get(layer, 0) + int(either.count_nonzero())
+    layers = sorted(inter, key=layer_sort_key)
     inter["all"], union["all"] = sum(inter.values()), sum(union.values())
-    return {layer: inter[layer] / union[layer] if union[layer] else math.nan for layer in inter}
+    return {layer: inter[layer] / union[layer] if union[layer] else math.nan for layer in [*layers, "all"]}
 
 
 def expected_random_jaccard(keep_share: float, n_masks: int = 2) -> float:
