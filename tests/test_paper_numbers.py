@@ -141,3 +141,15 @@ def test_side_by_side_matches_cells_and_differences():
     assert set(table2.index) == {c for c in ("mBERT", "f*", "s (%)", "rand") if (2, "ner", "ar", c) in published}
     assert table2.loc["f*", "ours"] == 88.0 and table2.loc["f*", "paper"] == published[(2, "ner", "ar", "f*")]
     assert side_by_side(matrix_cells(matrix[["xx"]], 5, "ner")).empty
+
+
+def test_mt5_matrix_meets_table6():
+    import pandas as pd
+
+    from subnets.analysis import DENSE
+    from subnets.paper import TRANSFER_TABLES, matrix_cells, side_by_side
+
+    matrix = pd.DataFrame({"en": [80.0, 79.0]}, index=[DENSE, "de"])
+    table = side_by_side(matrix_cells(matrix, TRANSFER_TABLES[("t5", "nli")], "nli", "t5"))
+    assert list(zip(table["row"], table["column"])) == [("mT5", "en"), ("de", "en")]
+    assert table.loc[0, "paper"] == pytest.approx(83.13) and table.loc[0, "difference"] == pytest.approx(80.0 - 83.13)

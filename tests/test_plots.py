@@ -55,6 +55,19 @@ def test_overlap_plot(tmp_path):
     _check(paths)
 
 
+def test_overlap_plot_of_an_encoder_decoder(tmp_path):
+    layers = {f"{side}.{i}": 0.4 + i / 100 for side in ("encoder", "decoder") for i in range(12)} | {"all": 0.4}
+    records = [
+        ("cross_language", ("t0", 0), ("t1", 0), layers),
+        ("same_language", ("t0", 0), ("t0", 1), layers),
+    ]
+    table = analysis.overlap_table(records, task="nli", sparsity=50)
+    paths = [tmp_path / "fig8.png", tmp_path / "fig8.pdf"]
+    plots.plot_overlap(table, paths)
+    _check(paths)
+    assert [plots._short_layer(x) for x in ("encoder.11", "decoder.0", "3", "pooler")] == ["e11", "d0", "3", "pooler"]
+
+
 def test_transfer_heatmap_and_relative_drop(tmp_path):
     matrix = pd.DataFrame(
         [[82.0, 72.0], [80.0, 69.0], [78.0, 70.0], [60.0, 55.0]],

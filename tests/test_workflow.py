@@ -415,3 +415,87 @@ def test_mask_method_sparsity_must_be_a_trained_level(tmp_path):
         config["mask_methods"]["sparsity"] = 60
 
     _fails_before_any_job(tmp_path, edit, "mask_methods.sparsity", "60")
+
+
+# --------------------------------------------------------------------------------------------- the mT5 path
+
+MICRO_MT5 = REPO / "config" / "micro_mt5.yaml"
+
+
+@pytest.fixture(scope="module")
+def micro_mt5_run(tmp_path_factory):
+    """The micro mT5 study (config/micro_mt5.yaml): XNLI as text to text on a tiny toy mT5."""
+    workdir = tmp_path_factory.mktemp("micro_mt5")
+    configfile = workdir / "micro_mt5.yaml"
+    shutil.copy(MICRO_MT5, configfile)
+    result = snakemake(workdir, configfile, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-6000:]
+    return workdir
+
+
+def test_micro_mt5_study(micro_mt5_run):
+    from subnets.masks import load_mask
+
+    results = micro_mt5_run / "results" / "micro_mt5"
+    tables = results / "tables"
+    assert json_of(micro_mt5_run / "resources/micro_mt5/models/toy-mt5/config.json")["model_type"] == "mt5"
+
+    tickets = pd.read_csv(tables / "winning_tickets.csv")
+    assert list(tickets["task"]) == ["nli", "nli"] and (tickets["metric_name"] == "accuracy").all()
+    assert tickets[["dense_mean", "ticket_mean"]].stack().between(0, 100).all()
+
+    # The tickets cover encoder and decoder, cross-attention included, and are at their level.
+    mask, metadata = load_mask(results / "imp/nli/t0/seed0/sparsity20/next_mask.safetensors")
+    assert metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
+    assert json_of(results / "imp/nli/t0/seed0/sparsity20/metrics.json")["family"] == "t5"
+    assert any(".EncDecAttention.q." in name for name in mask)
+    assert {name.split(".")[0] for name in mask} == {"encoder", "decoder"}
+
+    overlap = pd.read_csv(tables / "nli/overlap_sparsity40_by_layer.csv", index_col=0)
+    assert list(overlap.columns) == ["encoder.0", "encoder.1", "decoder.0", "decoder.1", "all"]
+    assert overlap.stack().between(0, 1).all()
+
+    matrix = pd.read_csv(tables / "nli/transfer_sparsity40.csv", index_col=0)
+    assert list(matrix.index) == ["dense", *LANGS, "random"] and list(matrix.columns) == list(LANGS)
+    assert matrix.stack().between(0, 100).all()
+
+    methods = pd.read_csv(tables / "nli/mask_methods_sparsity40.csv", index_col=0)
+    assert list(methods.columns) == ["dense", "imp", "lt_sft", "fish"] and methods.notna().all().all()
+    assert pd.read_csv(tables / "paper_comparison.csv").empty  # Table 6's languages are not the toy world's
+    for name in ("fig2_sparsity_nli", "fig3_overlap_nli", "fig4_transfer_nli_sparsity40"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def json_of(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def _fails_mt5(tmp_path, edit, *expected):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    config = yaml.safe_load(MICRO_MT5.read_text())
+    edit(config)
+    configfile = tmp_path / "bad.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(workdir, configfile, "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and not planned_jobs(result.stdout), output
+    for text in expected:
+        assert text in output, output
+
+
+def test_mt5_study_has_no_ner(tmp_path):
+    def edit(config):
+        config["tasks"]["ner"] = {**config["tasks"]["nli"]}
+
+    _fails_mt5(tmp_path, edit, "tasks.ner", "unknown task 'ner' for model family 't5'")
+
+
+def test_mt5_study_has_no_probes(tmp_path):
+    _fails_mt5(tmp_path, lambda c: c["targets"].update(retrieval=True), "targets.retrieval", "model.family t5")
+
+
+def test_toy_model_keys_follow_the_family(tmp_path):
+    _fails_mt5(tmp_path, lambda c: c["toy"]["model"].update(hidden_size=64), "toy.model", "hidden_size")

@@ -87,6 +87,14 @@ TRANSFER_TABLES = {("bert", "mlm"): 3, ("bert", "nli"): 4, ("bert", "ner"): 5, (
 DENSE_ROW = {"bert": "mBERT", "t5": "mT5"}
 
 
+CELL_COLUMNS = ["table", "task", "row", "column", "value"]
+
+
+def empty_cells() -> pd.DataFrame:
+    """No cells of ours (e.g. a study whose tables the paper does not have)."""
+    return pd.DataFrame(columns=CELL_COLUMNS)
+
+
 def winning_tickets_cells(tickets: pd.DataFrame) -> pd.DataFrame:
     """This run's Table 2 (``subnets.analysis.winning_tickets`` rows) as cells of the published Table 2."""
     cells = []
@@ -94,7 +102,7 @@ def winning_tickets_cells(tickets: pd.DataFrame) -> pd.DataFrame:
         for column, value in (("mBERT", row.dense_mean), ("f*", row.ticket_mean),
                               ("s (%)", row.ticket_sparsity), ("rand", row.random_mean)):  # fmt: skip
             cells.append({"table": 2, "task": row.task, "row": row.language, "column": column, "value": value})
-    return pd.DataFrame(cells, columns=["table", "task", "row", "column", "value"])
+    return pd.DataFrame(cells, columns=CELL_COLUMNS)
 
 
 def matrix_cells(matrix: pd.DataFrame, table: int, task: str, family: str = "bert") -> pd.DataFrame:
@@ -107,7 +115,7 @@ def matrix_cells(matrix: pd.DataFrame, table: int, task: str, family: str = "ber
         for source in matrix.index
         for target in matrix.columns
     ]
-    return pd.DataFrame(cells, columns=["table", "task", "row", "column", "value"])
+    return pd.DataFrame(cells, columns=CELL_COLUMNS)
 
 
 def side_by_side(ours: pd.DataFrame) -> pd.DataFrame:

@@ -95,6 +95,11 @@ def plot_sparsity_curves(
     _finish_with_shared_legend(fig, paths, ncol=3)
 
 
+def _short_layer(layer: str) -> str:
+    section, _, index = layer.rpartition(".")
+    return f"{section[0]}{index}" if section in ("encoder", "decoder") else layer
+
+
 def plot_overlap(
     table: pd.DataFrame,
     paths: Sequence[str | os.PathLike],
@@ -126,8 +131,9 @@ def plot_overlap(
     if len(random):
         ax.plot(random["layer"].map(position), random["jaccard"], color="grey", ls=":", lw=1.5,
                 label="random k/(2-k)")
-    ax.set_xticks(range(len(layers)), layers)
-    ax.set_xlabel("layer")
+    # Encoder-decoder layers ("encoder.3", "decoder.3") as "e3", "d3": 24 of them fit under the axis.
+    ax.set_xticks(range(len(layers)), [_short_layer(layer) for layer in layers])
+    ax.set_xlabel("layer (e: encoder, d: decoder)" if any("." in layer for layer in layers) else "layer")
     ax.set_ylabel("Jaccard overlap")
     ax.set_ylim(0, 1.02)
     sparsity = int(table["sparsity"].iloc[0]) if len(table) else None

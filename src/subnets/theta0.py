@@ -40,6 +40,22 @@ def resolve_pretrained(source: str | os.PathLike) -> str:
     return source
 
 
+def model_family(pretrained: str | os.PathLike) -> str:
+    """The model family (``bert`` or ``t5``, a key of ``masks.PRUNABLE_PATTERNS``) of a local model directory,
+    from the ``model_type`` of its config.json: it picks the task adapters and the prunable weights."""
+    import json
+
+    from subnets.masks import MODEL_TYPE_FAMILIES
+
+    config_path = Path(resolve_pretrained(pretrained)) / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{pretrained}: not a local model directory with a config.json")
+    model_type = json.loads(config_path.read_text()).get("model_type")
+    if model_type not in MODEL_TYPE_FAMILIES:
+        raise ValueError(f"{config_path}: model_type {model_type!r} is none of {sorted(MODEL_TYPE_FAMILIES)}")
+    return MODEL_TYPE_FAMILIES[model_type]
+
+
 def build_task_model(pretrained: str | os.PathLike, task: "Task", seed: int):
     """Load the pre-trained body for ``task`` and initialise its new head from ``seed`` (theta0)."""
     import torch
@@ -67,18 +83,24 @@ def fingerprint(model: "torch.nn.Module | dict[str, torch.Tensor]", length: int 
     return digest.hexdigest()[:length]
 
 
-def snapshot_pretrained(source: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+def snapshot_pretrained(source: str | os.PathLike, out_dir: str | os.PathLike, family: str | None = None) -> Path:
     """Copy a pre-trained model (hub id or local directory) with its tokenizer to ``out_dir`` as safetensors.
 
     The pipeline reads theta0's body from this snapshot only, so a hub model that changes upstream does not
-    silently change a study.
+    silently change a study. With ``family`` the model must be of that family (checked before the weights load).
     """
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     from subnets.io import atomic_path
+    from subnets.masks import MODEL_TYPE_FAMILIES
 
     source = resolve_pretrained(source)
     config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    if family is not None and MODEL_TYPE_FAMILIES.get(config.model_type) != family:
+        raise ValueError(
+            f"{source}: model_type {config.model_type!r} is not of model family {family!r} "
+            f"(known model types: {MODEL_TYPE_FAMILIES})"
+        )
     auto_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForMaskedLM
     model = auto_class.from_pretrained(source, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)

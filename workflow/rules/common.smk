@@ -15,6 +15,8 @@ TOY_DIR = f"{RESOURCES}/toy"
 TOY_WORLD = f"{TOY_DIR}/world"
 TOY_TOKENIZER = f"{TOY_DIR}/tokenizer"
 USE_TOY_MODEL = config["model"]["source"] == "toy"
+# bert | t5: the task adapters, the prunable weights and the toy model
+FAMILY = config["model"]["family"]
 
 PRUNE_PERCENT = config["imp"]["prune_percent"]
 MAX_SPARSITY = config["imp"]["max_sparsity"]
@@ -218,10 +220,31 @@ def check_config():
             )
         _check_languages(task, spec)
         _check_task_options(task, spec.get("options") or {})
+    _check_family()
     _check_ticket_levels()
     _check_multilingual()
     _check_probes()
     _check_mask_methods()
+
+
+def _check_family():
+    """What an encoder-decoder study can run, and the toy model's keys for the family."""
+    if FAMILY == "t5":
+        probes = [name for name in ("retrieval", "cca") if TARGETS[name]]
+        if probes:
+            raise _config_error(
+                f"targets.{probes[0]}",
+                "the zero-shot probes read encoder layers of BERT models; switch them off for model.family t5",
+            )
+    if USE_TOY_MODEL:
+        from subnets.toy.pretrain import ToyModelConfig
+        from subnets.toy.pretrain_t5 import ToyT5Config
+
+        toy_config = ToyT5Config if FAMILY == "t5" else ToyModelConfig
+        try:
+            toy_config.from_dict(config["toy"]["model"])
+        except (TypeError, ValueError) as err:
+            raise _config_error(f"toy.model (model.family {FAMILY})", err) from None
 
 
 def _check_ticket_levels():
@@ -360,9 +383,13 @@ def _check_task_options(task, options):
     from subnets.tasks import get_task
 
     try:
-        get_task(task, **options)
+        get_task(task, FAMILY)
+    except ValueError as err:
+        raise _config_error(f"tasks.{task}", err) from None
+    try:
+        get_task(task, FAMILY, **options)
     except TypeError:
-        known = [f.name for f in dataclasses.fields(get_task(task))]
+        known = [f.name for f in dataclasses.fields(get_task(task, FAMILY))]
         unknown = sorted(set(options) - set(known))
         raise _config_error(
             f"tasks.{task}.options", f"unknown option(s) {unknown}; known: {known}"

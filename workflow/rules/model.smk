@@ -1,5 +1,5 @@
 # theta0's source: a snapshot of a pre-trained model (hub id or local directory), or, for the demo, the toy
-# chain: world -> WordPiece tokenizer -> tiny BERT pre-trained with MLM.
+# chain: world -> WordPiece tokenizer -> tiny BERT pre-trained with MLM (or tiny mT5, with span corruption).
 
 
 rule toy_world:
@@ -56,6 +56,7 @@ if USE_TOY_MODEL:
             mem_mb=config["resources"]["mem_mb"],
             runtime=config["resources"]["runtime"],
         params:
+            family=FAMILY,
             model=config["toy"]["model"],
         script:
             "../scripts/pretrain_toy_model.py"
@@ -75,5 +76,6 @@ else:
             runtime=60,
         params:
             source=config["model"]["source"],
+            family=FAMILY,
         script:
             "../scripts/prepare_model.py"

@@ -21,6 +21,7 @@ from subnets.data import load_prepared, prepared_info
 from subnets.imp import check_chain_mask, round_prune_fraction, run_imp_round
 from subnets.io import write_json
 from subnets.tasks import get_task
+from subnets.theta0 import model_family
 from subnets.training import TrainingConfig
 
 sm = snakemake  # noqa: F821
@@ -29,7 +30,7 @@ task_name, lang = sm.wildcards.task, sm.wildcards.lang
 seed, sparsity = int(sm.wildcards.seed), int(sm.wildcards.sparsity)
 started = time.time()
 
-task = get_task(task_name, **sm.params.options)
+task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
 tokenizer = AutoTokenizer.from_pretrained(sm.input.model)
 data = load_prepared(sm.input.data)
 config = TrainingConfig.from_dict({**sm.params.training, "seed": seed})

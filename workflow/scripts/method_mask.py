@@ -15,14 +15,14 @@ from subnets import masks, methods
 from subnets.data import load_prepared
 from subnets.imp import train_subnetwork
 from subnets.tasks import get_task
-from subnets.theta0 import build_task_model, fingerprint
+from subnets.theta0 import build_task_model, fingerprint, model_family
 from subnets.training import TrainingConfig
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 method, task_name, lang = sm.wildcards.method, sm.wildcards.task, sm.wildcards.lang
 seed, sparsity = int(sm.wildcards.seed), int(sm.wildcards.sparsity)
-task = get_task(task_name, **sm.params.options)
+task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
 tokenizer = AutoTokenizer.from_pretrained(sm.input.model)
 data = load_prepared(sm.input.data)
 theta0 = build_task_model(sm.input.model, task, seed=seed)

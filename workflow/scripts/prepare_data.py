@@ -8,11 +8,12 @@ from transformers import AutoTokenizer
 
 from subnets.data import load_raw, prepare_dataset, source_label
 from subnets.tasks import get_task
+from subnets.theta0 import model_family
 
 sm = snakemake  # noqa: F821
 task_name, lang = sm.wildcards.task, sm.wildcards.lang
 data = sm.params.data
-task = get_task(task_name, **sm.params.options)
+task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
 tokenizer = AutoTokenizer.from_pretrained(sm.input.model)
 
 raw = load_raw(

@@ -6,5 +6,5 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (sna
 
 from subnets.theta0 import snapshot_pretrained
 
-path = snapshot_pretrained(snakemake.params.source, snakemake.output[0])  # noqa: F821
+path = snapshot_pretrained(snakemake.params.source, snakemake.output[0], snakemake.params.family)  # noqa: F821
 print(f"snapshot of {snakemake.params.source} in {path}", file=sys.stderr)  # noqa: F821

@@ -1,4 +1,5 @@
-"""Pre-train the toy world's tiny BERT (the demo's theta0 body) and save it like mBERT."""
+"""Pre-train the toy world's tiny model (the demo's theta0 body): a BERT saved like mBERT, or for model.family
+t5 an mT5 saved like google/mt5-base."""
 
 import sys
 
@@ -9,10 +10,14 @@ import json
 import torch
 
 from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
+from subnets.toy.pretrain_t5 import ToyT5Config, pretrain_toy_t5
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
-config = ToyModelConfig.from_dict(dict(sm.params.model))
-metrics = pretrain_toy_bert(sm.input.world, sm.input.tokenizer, sm.output[0], config, progress=False)
+if sm.params.family == "t5":
+    config, pretrain = ToyT5Config.from_dict(dict(sm.params.model)), pretrain_toy_t5
+else:
+    config, pretrain = ToyModelConfig.from_dict(dict(sm.params.model)), pretrain_toy_bert
+metrics = pretrain(sm.input.world, sm.input.tokenizer, sm.output[0], config, progress=False)
 summary = {k: metrics[k] for k in ("perplexity", "unigram_perplexity", "parameters", "train_blocks")}
 print(json.dumps(summary), file=sys.stderr)

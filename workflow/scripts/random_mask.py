@@ -6,11 +6,12 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (sna
 
 from subnets import masks
 from subnets.tasks import get_task
-from subnets.theta0 import build_task_model, fingerprint
+from subnets.theta0 import build_task_model, fingerprint, model_family
 
 sm = snakemake  # noqa: F821
 task_name, seed, sparsity = sm.wildcards.task, int(sm.wildcards.seed), int(sm.wildcards.sparsity)
-model = build_task_model(sm.input.model, get_task(task_name, **sm.params.options), seed=seed)
+task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
+model = build_task_model(sm.input.model, task, seed=seed)
 shapes = masks.prunable_shapes(model, masks.infer_family(model))
 mask = masks.random_mask(shapes, sparsity / 100, seed)
 masks.save_mask(

@@ -22,6 +22,7 @@ from subnets.data import load_prepared
 from subnets.imp import reprune, train_subnetwork
 from subnets.io import write_json
 from subnets.tasks import get_task
+from subnets.theta0 import model_family
 from subnets.training import TrainingConfig
 
 sm = snakemake  # noqa: F821
@@ -30,7 +31,7 @@ task_name, lang, source = sm.wildcards.task, sm.wildcards.lang, sm.wildcards.sou
 seed, sparsity = int(sm.wildcards.seed), int(sm.wildcards.sparsity)
 started = time.time()
 
-task = get_task(task_name, **sm.params.options)
+task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
 mask, metadata = masks.load_mask(sm.input.mask)
 derive = sm.params.derive  # how this run's mask comes from the input mask
 if derive["method"] == "repruned":

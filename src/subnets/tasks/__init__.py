@@ -1,5 +1,8 @@
 """Task adapters: one object per task of the study (MLM, WikiAnn NER, XNLI) behind one interface.
 
+Which adapter a task name gets depends on the model family: encoders (BERT) classify with a task head;
+encoder-decoders (T5 / mT5) answer in text, and the paper's mT5 study has XNLI only.
+
 Metrics are reported on the paper's scales: F1 and accuracy in PERCENT (0-100), perplexity as is.
 """
 
@@ -8,9 +11,12 @@ from __future__ import annotations
 from subnets.tasks.base import MetricAccumulator, Task
 from subnets.tasks.mlm import MLMTask
 from subnets.tasks.ner import NER_LABELS, NERTask
-from subnets.tasks.nli import NLI_LABELS, NLITask
+from subnets.tasks.nli import NLI_LABELS, NLITask, NLITextToTextTask
 
-TASKS: dict[str, type[Task]] = {"mlm": MLMTask, "ner": NERTask, "nli": NLITask}
+TASKS: dict[str, dict[str, type[Task]]] = {
+    "bert": {"mlm": MLMTask, "ner": NERTask, "nli": NLITask},
+    "t5": {"nli": NLITextToTextTask},
+}
 
 __all__ = [
     "NER_LABELS",
@@ -20,13 +26,19 @@ __all__ = [
     "MetricAccumulator",
     "NERTask",
     "NLITask",
+    "NLITextToTextTask",
     "Task",
     "get_task",
 ]
 
 
-def get_task(name: str, **options) -> Task:
-    """The task called ``name``; ``options`` set its fields (e.g. ``get_task("mlm", min_tail_fraction=0)``)."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
-    return TASKS[name](**options)
+def get_task(name: str, family: str = "bert", **options) -> Task:
+    """The task called ``name`` for models of ``family`` (a key of :data:`TASKS`); ``options`` set its fields
+    (e.g. ``get_task("mlm", min_tail_fraction=0)``)."""
+    if family not in TASKS:
+        raise ValueError(f"unknown model family {family!r}; known families: {', '.join(sorted(TASKS))}")
+    if name not in TASKS[family]:
+        raise ValueError(
+            f"unknown task {name!r} for model family {family!r}; known tasks: {', '.join(sorted(TASKS[family]))}"
+        )
+    return TASKS[family][name](**options)

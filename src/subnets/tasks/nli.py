@@ -124,3 +124,137 @@ class NLITask(Task):
 
     def new_metric(self) -> Accuracy:
         return Accuracy()
+
+
+
+def _unpadded(row: list[int]) -> tuple[int, ...]:
+    return tuple(token for token in row if token != -100)
+
+
+class ExactMatch(MetricAccumulator):
+    """Share of rows whose predicted token sequence equals the target sequence, in percent; both come padded
+    with -100."""
+
+    def __init__(self) -> None:
+        self.correct = 0
+        self.total = 0
+
+    def add(self, predictions: torch.Tensor, labels: torch.Tensor) -> None:
+        for predicted, target in zip(predictions.cpu().tolist(), labels.cpu().tolist()):
+            self.correct += int(_unpadded(predicted) == _unpadded(target))
+            self.total += 1
+
+    def compute(self) -> float:
+        if self.total == 0:
+            raise ValueError("ExactMatch.compute: no examples were added")
+        return percent(self.correct, self.total)
+
+
+class _WithLabelTargets:
+    """Seq2seq padding, plus every batch carries the label words' targets (``label_targets``, one row per label,
+    padded with -100) for constrained decoding."""
+
+    def __init__(self, collator, targets: list[list[int]]):
+        import torch
+
+        self.collator = collator
+        width = max(map(len, targets))
+        self.targets = torch.tensor([t + [-100] * (width - len(t)) for t in targets])
+
+    def __call__(self, rows: list[dict]) -> dict:
+        return {**self.collator(rows), "label_targets": self.targets}
+
+
+@dataclass(frozen=True)
+class NLITextToTextTask(NLITask):
+    """XNLI as text to text, for encoder-decoder models (mT5): the input is ``xnli premise: ... hypothesis:
+    ...``, the target the label word followed by the end-of-sequence token.
+
+    Prediction is constrained decoding over the label words: each label word's target is scored by its summed
+    log-probability under teacher forcing and the best one is the generated answer, so the model always answers
+    with a label word. Accuracy is the exact match of that answer with the target.
+    """
+
+    prompt: str = "xnli premise: {premise} hypothesis: {hypothesis}"
+
+    def model_class(self) -> type:
+        from transformers import AutoModelForSeq2SeqLM
+
+        return AutoModelForSeq2SeqLM
+
+    def model_kwargs(self) -> dict:
+        return {}
+
+    def label_targets(self, tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
+        """The target ids of each label word (in label order): its pieces, then end of sequence."""
+        if tokenizer.eos_token_id is None:
+            raise ValueError("text-to-text NLI needs a tokenizer with an end-of-sequence token")
+        targets = [
+            tokenizer(word, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            for word in self.label_names
+        ]
+        if len(set(map(tuple, targets))) != len(targets):
+            raise ValueError(f"the label words {list(self.label_names)} do not tokenise to distinct targets")
+        return targets
+
+    def tokenize(
+        self,
+        dataset: datasets.Dataset,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        max_length: int,
+        split: str,
+        seed: int,
+    ) -> datasets.Dataset:
+        import datasets
+
+        targets = self.label_targets(tokenizer)
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            texts = [self.prompt.format(premise=p, hypothesis=h) for p, h in zip(batch["premise"], batch["hypothesis"])]
+            encoding = tokenizer(texts, truncation=True, max_length=max_length, return_token_type_ids=False)
+            return {
+                "input_ids": encoding["input_ids"],
+                "attention_mask": encoding["attention_mask"],
+                "labels": [targets[label] for label in batch["label"]],
+            }
+
+        # The encoder-decoder takes no token type ids, whatever the tokenizer offers.
+        features = datasets.Features(
+            {
+                "input_ids": datasets.List(datasets.Value("int32")),
+                "attention_mask": datasets.List(datasets.Value("int8")),
+                "labels": datasets.List(datasets.Value("int32")),
+            }
+        )
+        return dataset.map(
+            encode, batched=True, remove_columns=dataset.column_names, features=features, desc=f"tokenise nli/{split}"
+        )
+
+    def train_collator(self, tokenizer: PreTrainedTokenizerBase) -> Collator:
+        from transformers import DataCollatorForSeq2Seq
+
+        # Without a model the collator leaves decoder_input_ids out: the model shifts the labels right itself.
+        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
+
+    def eval_collator(self, tokenizer: PreTrainedTokenizerBase) -> Collator:
+        return _WithLabelTargets(self.train_collator(tokenizer), self.label_targets(tokenizer))
+
+    def new_metric(self) -> ExactMatch:
+        return ExactMatch()
+
+    def eval_scores(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The generated answer of each row, constrained to the label words: the target (padded with -100)
+        with the highest summed log-probability. One teacher-forced pass per label word."""
+        import torch
+
+        candidates = batch["label_targets"]
+        rows = len(batch["input_ids"])
+        scores = []
+        for target in candidates:
+            target = target[target != -100]
+            labels = target.repeat(rows, 1)
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).logits
+            log_probs = torch.log_softmax(logits.float(), dim=-1)
+            scores.append(log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(dim=-1))
+        return candidates[torch.stack(scores, dim=-1).argmax(dim=-1)]

@@ -1,8 +1,9 @@
-"""``subnets-toy``: write the toy world, train its tokenizer and pre-train its tiny BERT from the command line.
+"""``subnets-toy``: write the toy world, train its tokenizer and pre-train its tiny BERT (or mT5) from the command
+line.
 
     subnets-toy world --out DIR [--seed N] [--languages N | --languages t0,t2,t4] [--nli-train N ...]
     subnets-toy tokenizer --world DIR --out DIR [--vocab-size N]
-    subnets-toy pretrain --world DIR --tokenizer DIR --out DIR [--config JSON]
+    subnets-toy pretrain --world DIR --tokenizer DIR --out DIR [--config JSON] [--family bert|t5]
 
 Progress goes to stderr; outputs appear atomically (complete under their final name, or not at all).
 """
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
     tokenizer.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE)
 
-    pretrain = commands.add_parser("pretrain", help="pre-train the tiny BERT on a world's MLM text")
+    pretrain = commands.add_parser("pretrain", help="pre-train the tiny BERT (or mT5) on a world's MLM text")
     pretrain.add_argument("--world", type=Path, required=True, help="directory written by `subnets-toy world`")
     pretrain.add_argument("--tokenizer", type=Path, required=True, help="directory of `subnets-toy tokenizer`")
     pretrain.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
@@ -67,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         type=json.loads,
         default={},
         help='model shape and training as JSON, e.g. \'{"hidden_size": 64, "training": {"max_steps": 500}}\'',
+    )
+    pretrain.add_argument(
+        "--family",
+        choices=("bert", "t5"),
+        default="bert",
+        help="bert: MLM (ToyModelConfig keys); t5: an mT5 with span corruption (ToyT5Config keys)",
     )
     return parser
 
@@ -95,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"{len(manifest['files'])} files, {rows} rows in {time.perf_counter() - start:.1f} s")
     elif args.command == "pretrain":
         from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
+        from subnets.toy.pretrain_t5 import ToyT5Config, pretrain_toy_t5
 
+        if args.family == "t5":
+            model_config, pretrain = ToyT5Config, pretrain_toy_t5
+        else:
+            model_config, pretrain = ToyModelConfig, pretrain_toy_bert
         try:
-            config = ToyModelConfig.from_dict(args.config)
+            config = model_config.from_dict(args.config)
         except ValueError as error:
             _parser().error(str(error))
-        metrics = pretrain_toy_bert(args.world, args.tokenizer, args.out, config)
+        metrics = pretrain(args.world, args.tokenizer, args.out, config)
         _log(
             f"perplexity {metrics['perplexity']:.1f} (unigram baseline {metrics['unigram_perplexity']:.1f}); "
             f"saved to {args.out} in {time.perf_counter() - start:.1f} s"
