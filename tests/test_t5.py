@@ -196,3 +196,14 @@ def test_masked_text_to_text_training_keeps_pruned_weights_zero(toy_t5):
     assert all(0 <= point["metric"] <= 100 for point in result.eval_curve)
     for name, kept in mask.items():
         assert not result.peak_state[name][~kept].any(), name
+
+
+def test_a_snapshot_of_the_wrong_family_is_refused_before_anything_is_written(tiny_bert_dir, tmp_path):
+    from subnets.theta0 import snapshot_pretrained
+
+    assert model_family(tiny_bert_dir) == "bert"
+    with pytest.raises(ValueError, match="model_type 'bert' is not of model family 't5'"):
+        snapshot_pretrained(tiny_bert_dir, tmp_path / "snapshot", family="t5")
+    assert not (tmp_path / "snapshot").exists()
+    snapshot_pretrained(tiny_bert_dir, tmp_path / "snapshot", family="bert")
+    assert model_family(tmp_path / "snapshot") == "bert"
