@@ -4,7 +4,8 @@
   device of a process that ends;
 - in one process: claims narrow CUDA_VISIBLE_DEVICES, a released device is claimed again, multi-GPU claims
   take distinct devices;
-- nothing happens under SLURM, for a job that asks for no GPU, or when there is none.
+- nothing happens under SLURM, for a job that asks for no GPU, or when there is none;
+- a job trains in one process per GPU it claimed (or SLURM gave it) and CUDA sees.
 """
 
 from __future__ import annotations
@@ -80,3 +81,24 @@ def test_nothing_happens_under_slurm_without_gpus_or_for_cpu_jobs(tmp_path, no_s
     assert claim_gpus(1, devices=FAKE, lock_dir=tmp_path) is None
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_trains_in_one_process_per_gpu_it_may_use(tmp_path, no_slurm, monkeypatch):
+    import torch
+
+    from subnets.devices import training_processes
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert training_processes(None) == 1  # a local job that claimed no GPU
+    pair = claim_gpus(2, lock_dir=tmp_path)
+    assert training_processes(pair) == 2
+    pair.release()
+    assert training_processes(claim_gpus(1, lock_dir=tmp_path)) == 1
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # devices CUDA does not see: no driver, fakes
+    assert training_processes(pair) == 1
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")  # what SLURM gave the job
+    assert training_processes(None) == 2
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")  # a SLURM job given no GPU
+    assert training_processes(None) == 1

@@ -8,7 +8,8 @@ it ends (SIGKILL included), so a crashed job never leaves a device claimed.
 
 This must run before torch initialises CUDA (CUDA reads ``CUDA_VISIBLE_DEVICES`` once): call it at the very top
 of a job's script. This module imports nothing heavy for that reason. Under SLURM it does nothing: SLURM has
-already given the job its own devices.
+already given the job its own devices. :func:`training_processes` then says how many processes the job trains
+in: one per GPU it may use (data-parallel, :mod:`subnets.parallel`, when more than one).
 """
 
 from __future__ import annotations
@@ -116,6 +117,28 @@ def claim_gpus(
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claim.devices)
     print(f"claimed GPU {','.join(claim.devices)} (locks in {lock_dir})", file=sys.stderr)
     return claim
+
+
+def training_processes(claim: GpuClaim | None) -> int:
+    """How many processes a training job trains in: one per GPU it may use, so more than one means
+    data-parallel training (:mod:`subnets.parallel`).
+
+    The GPUs are the ones this job claimed (``claim``, from :func:`claim_gpus`) or, under SLURM, the ones SLURM
+    gave it (``CUDA_VISIBLE_DEVICES``; a SLURM job that was given none trains in one process), counted only as
+    far as CUDA sees them: without a driver, or with devices that are not GPUs, it is one process. Call it after
+    :func:`claim_gpus`; it does not initialise CUDA (torch counts the devices through NVML).
+    """
+    if claim is not None:
+        devices = claim.devices
+    elif "SLURM_JOB_ID" in os.environ and os.environ.get("CUDA_VISIBLE_DEVICES"):
+        devices = visible_devices()
+    else:
+        return 1
+    if len(devices) < 2:
+        return 1
+    import torch
+
+    return max(1, min(len(devices), torch.cuda.device_count()))
 
 
 def runtime_info() -> dict[str, str | None]:

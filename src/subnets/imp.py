@@ -43,15 +43,20 @@ def train_subnetwork(
     state_dir: str | None = None,
     save_every: int = 500,
     carry_over: bool = False,
+    processes: int = 1,
 ):
     """Build theta0 for ``task`` with ``config.seed``, check ``mask`` fits it, and train theta0 * mask.
 
     With ``carry_over`` the mask is another task's ticket (appendix C): it is carried over to this task's
     model (:func:`subnets.masks.carry_over`) instead of being required to fit it, and its theta0 (another
     task's head) is not compared. ``state_dir`` keeps a resume state every ``save_every`` steps (see
-    :class:`MaskedTrainer`). Returns ``(trainer, result, info)`` where ``info`` describes the run
-    (fingerprint, sparsity, counts, and the mask's provenance under ``"mask"``).
+    :class:`MaskedTrainer`). ``processes`` > 1 trains data-parallel in that many processes, one per GPU
+    (:mod:`subnets.parallel`). Returns ``(trainer, result, info)`` where ``info`` describes the run
+    (fingerprint, sparsity, counts, and the mask's provenance under ``"mask"``); ``trainer`` is None when the
+    training ran in other processes.
     """
+    from functools import partial
+
     from subnets.theta0 import build_task_model, fingerprint
 
     model = build_task_model(pretrained, task, seed=config.seed)
@@ -67,11 +72,18 @@ def train_subnetwork(
         masks.check_mask_fits(
             mask, prunable, path=mask_path, theta0_fingerprint=theta0_fingerprint, metadata=mask_metadata
         )
-    trainer = MaskedTrainer(
-        model, task, tokenizer, data["train"], data["validation"], config, mask,
-        description=description, progress=progress, state_dir=state_dir, save_every=save_every,
-    )  # fmt: skip
-    result = trainer.train()
+    options = dict(description=description, progress=progress, state_dir=state_dir, save_every=save_every)
+    if processes > 1:
+        from subnets.parallel import train_data_parallel
+
+        del model  # each process builds its own theta0
+        trainer, result = None, train_data_parallel(
+            partial(build_task_model, pretrained, task, seed=config.seed), task, tokenizer, data["train"],
+            data["validation"], config, mask, processes=processes, **options,
+        )  # fmt: skip
+    else:
+        trainer = MaskedTrainer(model, task, tokenizer, data["train"], data["validation"], config, mask, **options)
+        result = trainer.train()
     prunable_count = sum(p.numel() for p in prunable.values())
     info = {
         "theta0_fingerprint": theta0_fingerprint,
@@ -146,12 +158,14 @@ def run_imp_round(
     progress: bool = True,
     state_dir: str | None = None,
     save_every: int = 500,
+    processes: int = 1,
 ) -> RoundResult:
     """Train theta0 * ``mask`` (dense when ``None``) to its peak and prune the next ``prune_fraction``.
 
     ``mask_metadata`` (from ``load_mask``) lets the mask's recorded theta0 fingerprint be checked against
     this round's theta0 before any training; ``mask_path`` names the file in errors. ``state_dir`` keeps a
-    resume state every ``save_every`` steps, so that a killed round continues where it stopped.
+    resume state every ``save_every`` steps, so that a killed round continues where it stopped. ``processes``
+    > 1 trains data-parallel (see :func:`train_subnetwork`).
     """
     if prune_from not in ("best", "last"):
         raise ValueError(f"prune_from must be 'best' or 'last', not {prune_from!r}")
@@ -159,6 +173,7 @@ def run_imp_round(
         pretrained, task, tokenizer, data, config, mask,
         mask_metadata=mask_metadata, mask_path=mask_path,
         description=f"IMP round {task.name}", progress=progress, state_dir=state_dir, save_every=save_every,
+        processes=processes,
     )  # fmt: skip
     weights_to_rank = result.peak_state if prune_from == "best" else result.final_state
     prunable_weights = masks.prunable_parameters(weights_to_rank, info["family"])

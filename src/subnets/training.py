@@ -13,6 +13,11 @@ SIGTERM (what SLURM sends before it kills a preempted or timed-out job), it writ
 (:mod:`subnets.resume`); a new run with the same inputs continues from it and ends bit for bit where an
 uninterrupted run would have (on CPU). That is why the training batches come from :class:`EpochBatches`, whose
 order is a function of (seed, epoch) alone, and why nothing else draws from the global RNGs between steps.
+
+The same trainer runs in each process of a data-parallel run (several GPUs, :mod:`subnets.parallel` starts the
+processes): accelerate wraps the model in DDP, every process collates the whole global batch and trains on its
+share of the rows (:func:`subnets.parallel.batch_share`), the main process alone evaluates, keeps the peak and
+writes the resume state, and a SIGTERM stops every process at the same step.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import struct
 import sys
 import threading
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -38,6 +44,10 @@ if TYPE_CHECKING:
     from subnets.tasks.base import Task
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+
+# How long a process of a data-parallel run waits in a collective operation before it gives up: the main process
+# evaluates, copies the peak and writes resume states alone while the others wait for it.
+COLLECTIVE_TIMEOUT = timedelta(hours=2)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -130,15 +140,21 @@ def _model_columns(dataset: "datasets.Dataset") -> "datasets.Dataset":
     return dataset.select_columns([c for c in MODEL_INPUTS if c in dataset.column_names])
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    digest = hashlib.blake2b(struct.pack("<qq", seed, epoch), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1  # 63 bits: torch seeds must fit an int64
+def _derived_seed(*numbers: int) -> int:
+    """A 63-bit seed (torch seeds must fit an int64) that is a function of ``numbers`` alone."""
+    digest = hashlib.blake2b(struct.pack(f"<{len(numbers)}q", *numbers), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 class EpochBatches:
     """Batch sampler: each epoch a permutation drawn from (seed, epoch) alone, cut into batches, started at any
     batch. A resumed run sets the position of the interrupted one and sees exactly the batches it would have seen,
-    without replaying (and collating) the ones already consumed."""
+    without replaying (and collating) the ones already consumed.
+
+    In a data-parallel run every process iterates the same global batches; each trains on its share of the
+    collated rows (:func:`subnets.parallel.batch_share`). Sharding after collation rather than here keeps the
+    collator's random draws (MLM masking) those of one process collating the whole batch.
+    """
 
     def __init__(self, size: int, batch_size: int, seed: int):
         self.size, self.batch_size, self.seed = size, batch_size, seed
@@ -154,7 +170,7 @@ class EpochBatches:
     def __iter__(self) -> Iterator[list[int]]:
         import torch
 
-        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
+        generator = torch.Generator().manual_seed(_derived_seed(self.seed, self.epoch))
         order = torch.randperm(self.size, generator=generator).tolist()
         for first in range(self.start * self.batch_size, self.size, self.batch_size):
             yield order[first : first + self.batch_size]
@@ -182,8 +198,28 @@ def _dataloaders(task, tokenizer, train_set, eval_set, config: TrainingConfig):
         batch_size=config.eval_batch_size,
         shuffle=False,
         collate_fn=task.eval_collator(tokenizer),
+        # Its own generator too: an evaluation then draws nothing from the global RNG, which stays the training
+        # collator's (and dropout's), the same in every process of a data-parallel run, where one evaluates.
+        generator=torch.Generator(),
     )
     return batches, train_loader, eval_loader
+
+
+class _OnDevice:
+    """A data loader whose batches are moved to ``device``. The evaluation loader is not given to
+    ``accelerator.prepare``, which would shard it across the processes of a data-parallel run."""
+
+    def __init__(self, loader, device):
+        self.loader, self.device = loader, device
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        from accelerate.utils import send_to_device
+
+        for batch in self.loader:
+            yield send_to_device(batch, self.device)
 
 
 def _optimizer(model, config: TrainingConfig, fused: bool):
@@ -254,6 +290,10 @@ class MaskedTrainer:
     ``state_dir`` (owned by the trainer, deleted when the run finishes) keeps a resume state, written every
     ``save_every`` steps and on SIGTERM; a state found there at the start is continued from when it belongs to
     the same run (same hyperparameters, starting weights and data), and discarded otherwise.
+
+    In a process of a data-parallel run (``RANK``/``WORLD_SIZE`` set, see :mod:`subnets.parallel`) the trainer
+    trains its share of each batch under DDP; only the main process evaluates and writes, and :meth:`train`
+    returns None in the others.
     """
 
     def __init__(
@@ -273,7 +313,7 @@ class MaskedTrainer:
     ):
         import torch
         from accelerate import Accelerator
-        from accelerate.utils import set_seed
+        from accelerate.utils import InitProcessGroupKwargs, set_seed
         from transformers import get_linear_schedule_with_warmup
 
         if save_every < 1:
@@ -281,8 +321,14 @@ class MaskedTrainer:
         self.task, self.config, self.description, self.progress = task, config, description, progress
         self.state_dir, self.save_every = (Path(state_dir) if state_dir is not None else None), save_every
         on_cuda = torch.cuda.is_available()
-        self.accelerator = Accelerator(mixed_precision="bf16" if on_cuda else "no", cpu=not on_cuda)
-        set_seed(config.seed)
+        self.accelerator = Accelerator(
+            mixed_precision="bf16" if on_cuda else "no",
+            cpu=not on_cuda,
+            kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)],  # data-parallel runs only
+        )
+        self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
+        self.is_main = self.accelerator.is_main_process
+        set_seed(config.seed)  # the same seed in every process: their collators draw the same masks
 
         self.batches, train_loader, eval_loader = _dataloaders(task, tokenizer, train_set, eval_set, config)
         if len(self.batches) == 0:
@@ -291,11 +337,12 @@ class MaskedTrainer:
         optimizer = _optimizer(model, config, fused=on_cuda)
         scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, self.total_steps)
         # The training loader stays outside accelerate: its wrapper collates one batch ahead, which would move
-        # the collator's RNG draws (MLM masking) across the step boundary where a resume state is taken.
-        self.train_loader = train_loader
-        self.model, self.optimizer, self.eval_loader, self.scheduler = self.accelerator.prepare(
-            model, optimizer, eval_loader, scheduler
-        )
+        # the collator's RNG draws (MLM masking) across the step boundary where a resume state is taken, and in
+        # several processes it would shard the data by itself. So does the scheduler: accelerate's wrapper steps
+        # it once per process at each step (it assumes the global batch grows with the processes; ours does not).
+        self.train_loader, self.scheduler = train_loader, scheduler
+        self.eval_loader = _OnDevice(eval_loader, self.accelerator.device)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
         named = dict(self.accelerator.unwrap_model(self.model).named_parameters())
         mask = mask or {}
@@ -361,32 +408,47 @@ class MaskedTrainer:
         """The progress of the saved run, with model, optimizer, scheduler and RNGs put back; a fresh start when
         there is no state, or one of another run."""
         saved = resume.load_state(self.state_dir) if self.state_dir is not None else None
+        if self.state_dir is not None:
+            self.accelerator.wait_for_everyone()  # every process has read the state before one may delete it
         if saved is None:
             return _Progress()
         tensors, info = saved
         where = resume.state_path(self.state_dir)
         if info["run_key"] != self.run_key:
-            print(f"{self.description}: {where} belongs to another run; starting afresh", file=sys.stderr)
-            resume.remove_state(self.state_dir)
+            if self.is_main:
+                print(f"{self.description}: {where} belongs to another run; starting afresh", file=sys.stderr)
+                resume.remove_state(self.state_dir)
             return _Progress()
         self.accelerator.unwrap_model(self.model).load_state_dict(tensors["model"])
         self.optimizer.load_state_dict(resume.optimizer_state_dict(tensors.get("optimizer", {}), info["optimizer"]))
         self.scheduler.load_state_dict(info["scheduler"])
         resume.restore_rng(tensors["rng"], info["rng"])
-        print(f"{self.description}: resuming at step {info['step']} from {where}", file=sys.stderr)
+        if self.is_main:
+            print(f"{self.description}: resuming at step {info['step']} from {where}", file=sys.stderr)
         return _Progress(info["step"], info["eval_curve"], info["peak_metric"], info["peak_step"], tensors.get("peak"))
 
     def _train_step(self, batch, step: int) -> "torch.Tensor":
         import torch
         from accelerate.utils import send_to_device
 
-        loss = self.model(**send_to_device(batch, self.accelerator.device)).loss
-        if not torch.isfinite(loss.detach()):
-            raise NonFiniteLossError(
-                f"{self.description}: training loss is {loss.item()} at step {step + 1}; "
-                "lower the learning rate or check the data"
-            )
-        self.accelerator.backward(loss)
+        weight = 1.0
+        if self.world_size > 1:
+            from subnets.parallel import batch_share
+
+            batch, weight = batch_share(batch, self.rank, self.world_size)
+        with self._dropout_stream(step):
+            outputs = self.model(**send_to_device(batch, self.accelerator.device))
+            if weight == 0:  # nothing to score in this share: zero gradients, but DDP needs every process
+                loss = objective = outputs.logits.float().sum() * 0.0
+            else:
+                loss = outputs.loss
+                if not torch.isfinite(loss.detach()):
+                    raise NonFiniteLossError(
+                        f"{self.description}: training loss is {loss.item()} at step {step + 1}; "
+                        "lower the learning rate or check the data"
+                    )
+                objective = loss if self.world_size == 1 else loss * weight
+            self.accelerator.backward(objective)  # in several processes: DDP averages the gradients here
         self._mask_gradients()
         self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -395,10 +457,29 @@ class MaskedTrainer:
         self._apply_mask()
         return loss
 
+    @contextlib.contextmanager
+    def _dropout_stream(self, step: int) -> Iterator[None]:
+        """In a data-parallel run, dropout draws from a stream of its own, seeded from (seed, step, rank): the
+        global CPU stream stays the collator's, the same in every process, and the processes' dropout differ.
+        One process draws from the global streams, as it always has."""
+        import torch
+
+        if self.world_size == 1:
+            yield
+            return
+        device = self.accelerator.device
+        seed = _derived_seed(self.config.seed, step, self.rank)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.random.default_generator.manual_seed(seed)
+            if device.type == "cuda":
+                torch.cuda.manual_seed(seed)
+            yield
+
     def _evaluate(self, progress: _Progress) -> float:
         """Evaluate now, append to the curve and keep the weights when this is the best evaluation so far."""
         task = self.task
-        value = evaluate(self.model, self.eval_loader, task, self.accelerator)
+        # Unwrapped: DDP's forward would wait for the other processes, which do not evaluate.
+        value = evaluate(self.accelerator.unwrap_model(self.model), self.eval_loader, task, self.accelerator)
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"{self.description}: evaluation {task.metric_name} is {value} at step {progress.step}"
@@ -411,23 +492,40 @@ class MaskedTrainer:
             progress.peak_metric, progress.peak_step, progress.peak_state = value, progress.step, self.cpu_state()
         return value
 
+    def _stop_signal(self, received: list[int]) -> int:
+        """The signal to stop on at this step boundary (0: none). In a data-parallel run the largest any process
+        received, so that all stop at the same step, whichever got the signal."""
+        import torch
+
+        signum = received[0] if received else 0
+        if self.world_size == 1 or self.state_dir is None:
+            return signum
+        agreed = torch.tensor([signum], device=self.accelerator.device)
+        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MAX)
+        return int(agreed.item())
+
     def _stop(self, progress: _Progress, signum: int) -> None:
-        self._save_state(progress)
-        where = resume.state_path(self.state_dir)
-        print(f"{self.description}: signal {signum} at step {progress.step}; state saved to {where}", file=sys.stderr)
+        if self.is_main:
+            self._save_state(progress)
+            where = resume.state_path(self.state_dir)
+            print(f"{self.description}: signal {signum} at step {progress.step}; state saved to {where}",
+                  file=sys.stderr)  # fmt: skip
+        self.accelerator.wait_for_everyone()
         raise Preempted(128 + signum)
 
-    def train(self) -> TrainResult:
-        """Run every step, evaluating every ``eval_every`` steps and at the end; return the curve and peak."""
+    def train(self) -> TrainResult | None:
+        """Run every step, evaluating every ``eval_every`` steps and at the end; return the curve and peak (None
+        in a data-parallel process other than the main one)."""
         from tqdm.auto import tqdm
 
-        config, total = self.config, self.total_steps
+        config, total, main = self.config, self.total_steps, self.is_main
         progress = self._restore_state()
         resumed_from = progress.step
         self.model.train()
         bar = tqdm(
-            total=total, initial=progress.step, desc=self.description, file=sys.stderr, disable=not self.progress
-        )
+            total=total, initial=progress.step, desc=self.description, file=sys.stderr,
+            disable=not (self.progress and main),
+        )  # fmt: skip
         with _stop_requests(self.state_dir is not None) as stop_signals:
             while progress.step < total:
                 self.batches.set_position(*divmod(progress.step, len(self.batches)))
@@ -435,16 +533,18 @@ class MaskedTrainer:
                     loss = self._train_step(batch, progress.step)
                     progress.step += 1
                     bar.update(1)
-                    if progress.step % config.eval_every == 0 or progress.step == total:
+                    if main and (progress.step % config.eval_every == 0 or progress.step == total):
                         value = self._evaluate(progress)
                         bar.set_postfix(loss=f"{loss.item():.3f}", **{self.task.metric_name: f"{value:.3f}"})
                     if progress.step == total:
                         break
-                    if stop_signals:
-                        self._stop(progress, stop_signals[0])
-                    if self.state_dir is not None and progress.step % self.save_every == 0:
+                    if signum := self._stop_signal(stop_signals):
+                        self._stop(progress, signum)
+                    if main and self.state_dir is not None and progress.step % self.save_every == 0:
                         self._save_state(progress)
         bar.close()
+        if not main:
+            return None
         if self.state_dir is not None:
             resume.remove_state(self.state_dir)
 

@@ -788,14 +788,16 @@ def task_languages(wildcards):
     return languages(wildcards.task)
 
 
-def training_resource(name):
-    """A resource of the training jobs: the task's override, else the global value. Memory grows with each
-    retry (`--retries`, the SLURM profile's `retries`), so a job killed for memory asks for more next time.
+def training_resource(name, global_name=None):
+    """A resource of the training jobs: the task's override `name`, else the global value (`resources.<name>`,
+    or `resources.<global_name>`: `gpu` is `gpu_per_job` there). Memory grows with each retry (`--retries`, the
+    SLURM profile's `retries`), so a job killed for memory asks for more next time. A job with more than one
+    GPU trains data-parallel, one process per GPU (subnets.parallel).
     """
 
     def get(wildcards, attempt):
         overrides = config["tasks"][wildcards.task].get("resources") or {}
-        value = overrides.get(name, config["resources"][name])
+        value = overrides.get(name, config["resources"][global_name or name])
         return value * attempt if name == "mem_mb" else value
 
     return get

@@ -33,7 +33,7 @@ rule train_subnetwork:
         "../../envs/subnets.yaml"
     threads: training_threads
     resources:
-        gpu=config["resources"]["gpu_per_job"],
+        gpu=training_resource("gpu", "gpu_per_job"),
         mem_mb=training_resource("mem_mb"),
         runtime=training_resource("runtime"),
     params:

@@ -4,10 +4,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
 
-from subnets.devices import claim_gpus, runtime_info
+from subnets.devices import claim_gpus, runtime_info, training_processes
 
 # Before torch is imported: CUDA reads CUDA_VISIBLE_DEVICES once, when it initialises.
-claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+claim = claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+# One process per GPU: more than one trains data-parallel (subnets.parallel).
+processes = training_processes(claim)
 
 import json
 import time
@@ -59,6 +61,7 @@ result = run_imp_round(
     state_dir=str(Path(sm.output.metrics).parent / "resume"),
     # Read from the config, not a param: it changes no result, so changing it must rerun nothing.
     save_every=sm.config["resources"]["save_every"],
+    processes=processes,
 )
 metrics = result.metrics
 
@@ -86,7 +89,7 @@ metrics.update(
     next_sparsity_percent=next_sparsity,
     data=prepared_info(sm.input.data),
     seconds=round(time.time() - started, 2),
-    runtime={**runtime_info(), "resumed_from_step": result.resumed_from_step},
+    runtime={**runtime_info(), "processes": processes, "resumed_from_step": result.resumed_from_step},
 )
 write_json(sm.output.metrics, metrics)
 print(json.dumps({k: metrics[k] for k in ("task", "language", "seed", "sparsity", "peak_metric", "seconds")}),

@@ -4,9 +4,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
 
-from subnets.devices import claim_gpus
+from subnets.devices import claim_gpus, training_processes
 
-claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821  (before torch initialises CUDA)
+claim = claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821  (before torch initialises CUDA)
+processes = training_processes(claim)  # LT-SFT's dense fine-tuning: data-parallel on several GPUs
 
 import torch
 from transformers import AutoTokenizer
@@ -32,7 +33,9 @@ details = {}
 if method == "lt_sft":
     # Fine-tune densely with the task's training settings; the weights that moved most form the mask.
     config = TrainingConfig.from_dict({**sm.params.training, "seed": seed})
-    _, result, _ = train_subnetwork(sm.input.model, task, tokenizer, data, config, None, progress=False)
+    _, result, _ = train_subnetwork(
+        sm.input.model, task, tokenizer, data, config, None, progress=False, processes=processes
+    )
     initial = {name: p.detach().clone() for name, p in theta0.named_parameters() if name in names}
     finetuned = {name: result.final_state[name] for name in names}
     mask = methods.lt_sft_mask(initial, finetuned, sparsity / 100)

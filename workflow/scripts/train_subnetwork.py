@@ -6,10 +6,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
 
-from subnets.devices import claim_gpus, runtime_info
+from subnets.devices import claim_gpus, runtime_info, training_processes
 
 # Before torch is imported: CUDA reads CUDA_VISIBLE_DEVICES once, when it initialises.
-claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+claim = claim_gpus(snakemake.resources.get("gpu", 0))  # noqa: F821
+# One process per GPU: more than one trains data-parallel (subnets.parallel).
+processes = training_processes(claim)
 
 import time
 from pathlib import Path
@@ -55,6 +57,7 @@ _, result, info = train_subnetwork(
     # Read from the config, not a param: it changes no result, so changing it must rerun nothing.
     save_every=sm.config["resources"]["save_every"],
     carry_over=derive["method"] == "cross_task",
+    processes=processes,
 )
 metrics = {
     **info,
@@ -67,7 +70,7 @@ metrics = {
     "mask_sparsity": info["sparsity"],
     "training": sm.params.training,
     "seconds": round(time.time() - started, 2),
-    "runtime": {**runtime_info(), "resumed_from_step": result.resumed_from_step},
+    "runtime": {**runtime_info(), "processes": processes, "resumed_from_step": result.resumed_from_step},
 }
 write_json(sm.output[0], metrics)
 print(f"{task_name} {source}->{lang} seed {seed} at {sparsity}%: {result.peak_metric:.4f}", file=sys.stderr)

@@ -1,0 +1,241 @@
+"""Data-parallel training (subnets.parallel) on CPU: two processes with gloo, the path two GPUs take with NCCL.
+
+- batch shares are contiguous, in rank order, and together the whole batch; their loss weights make DDP's
+  average of the gradients the gradient of the global batch's mean loss;
+- a masked NER run in two processes (batch 11: uneven shares) equals the one-process run: evaluation curve,
+  peak, peak and final weights, the next IMP mask; pruned weights stay exactly zero;
+- an MLM run in two processes where only process 1 gets a SIGTERM: both stop at the same step, process 0
+  writes the state, the launcher exits with 143; a two-process rerun continues from the state and ends where
+  the one-process run ends (MLM: the collator's masking draws must be those of one process);
+- the launcher run from a script: the script is not run again in the children, an exception in the children
+  is raised in the parent, and a SIGTERM to the parent reaches the children and ends the job with 143.
+
+The tiny BERT has no dropout here: with dropout each process draws its own (see subnets.parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from functools import partial
+
+import pytest
+import torch
+from test_resume import mlm_data  # noqa: F401 (a fixture)
+
+from subnets import masks, resume
+from subnets.parallel import _train_rank, batch_share, launch, share_bounds, train_data_parallel
+from subnets.theta0 import build_task_model
+from subnets.training import MaskedTrainer, Preempted, TrainingConfig
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def no_dropout_bert(tiny_bert_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("no_dropout") / "bert"
+    shutil.copytree(tiny_bert_dir, path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (path / "config.json").write_text(json.dumps(config))
+    return str(path)
+
+
+def test_shares_are_contiguous_in_rank_order_and_cover_the_batch():
+    for rows in (1, 2, 5, 11, 16):
+        for world in (1, 2, 3):
+            bounds = [share_bounds(rows, rank, world) for rank in range(world)]
+            assert [i for start, stop in bounds for i in range(start, stop)] == list(range(rows))
+            assert max(stop - start for start, stop in bounds) - min(stop - start for start, stop in bounds) <= 1
+    assert share_bounds(11, 0, 2) == (0, 6) and share_bounds(11, 1, 2) == (6, 11)
+    with pytest.raises(ValueError, match="rank 2"):
+        share_bounds(4, 2, 2)
+
+
+def test_share_weights_make_the_average_gradient_the_global_mean():
+    # Token labels with -100 (NER, MLM): the global loss is the mean over the scored entries.
+    labels = torch.tensor([[1, -100, 2], [-100, -100, 3], [4, 5, 6], [7, -100, -100], [8, 9, -100]])
+    losses = torch.arange(15, dtype=torch.float64).reshape(5, 3)  # one loss per entry
+    batch = {"labels": labels, "input_ids": torch.arange(15).reshape(5, 3)}
+    global_mean = losses[labels != -100].mean()
+    for world in (2, 3):
+        averaged = 0.0
+        for rank in range(world):
+            share, weight = batch_share(batch, rank, world)
+            start, _ = share_bounds(5, rank, world)
+            assert torch.equal(share["input_ids"], batch["input_ids"][start : start + len(share["labels"])])
+            scored = share["labels"] != -100
+            mean = losses[start : start + len(share["labels"])][scored].mean()
+            averaged += weight * mean / world  # DDP averages the gradients of weight * loss
+        assert torch.isclose(averaged, global_mean)
+    # Fewer rows than processes: the empty share trains on one row with weight 0.
+    share, weight = batch_share({"labels": torch.tensor([2])}, 1, 2)
+    assert weight == 0.0 and share["labels"].tolist() == [2]
+    assert batch_share({"labels": torch.tensor([2])}, 0, 2)[1] == 2.0
+    # Nothing to score in the whole batch: weight 1 everywhere, and a NaN loss, as in one process.
+    assert batch_share({"labels": torch.full((3, 2), -100)}, 1, 2)[1] == 1.0
+
+
+def _assert_close_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    worst = max(float((a[n].double() - b[n].double()).abs().max()) for n in a)
+    assert worst <= TOLERANCE, worst
+    return worst
+
+
+def _assert_same_run(one, two) -> None:
+    assert [p["step"] for p in one.eval_curve] == [p["step"] for p in two.eval_curve]
+    for a, b in zip(one.eval_curve, two.eval_curve, strict=True):
+        assert b["metric"] == pytest.approx(a["metric"], rel=TOLERANCE, abs=TOLERANCE), (a, b)
+    assert (one.peak_step, one.total_steps) == (two.peak_step, two.total_steps)
+    _assert_close_states(one.peak_state, two.peak_state)
+    _assert_close_states(one.final_state, two.final_state)
+
+
+def _ner_args(model_dir, ner_data):
+    task, tokenizer, data = ner_data
+    # 96 rows in batches of 11: shares of 6 and 5 rows, and a last batch of 8 in each epoch.
+    config = TrainingConfig(learning_rate=1e-3, batch_size=11, eval_batch_size=32, max_steps=10, eval_every=3)
+    build = partial(build_task_model, model_dir, task, seed=0)
+    mask = masks.random_mask(masks.prunable_shapes(build(), "bert"), 0.5, seed=1)
+    return build, (task, tokenizer, data["train"], data["validation"], config, mask)
+
+
+def _mlm_args(model_dir, mlm):
+    task, tokenizer, data = mlm
+    # 40 blocks in batches of 16: 3 steps per epoch, the last of 8 rows.
+    config = TrainingConfig(learning_rate=1e-3, batch_size=16, eval_batch_size=32, max_steps=9, eval_every=4)
+    build = partial(build_task_model, model_dir, task, seed=0)
+    return build, (task, tokenizer, data["train"], data["validation"], config, None)
+
+
+def _sigterm_in_rank(signalled: int, at_step: int, *args, **kwargs):
+    """A rank of :func:`subnets.parallel.train_data_parallel` in which rank ``signalled`` sends itself a SIGTERM
+    during its ``at_step``-th step (the other rank gets none)."""
+    if int(os.environ["RANK"]) == signalled:
+        original = MaskedTrainer._train_step
+
+        def step(self, batch, done):
+            if done + 1 == at_step:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(self, batch, done)
+
+        MaskedTrainer._train_step = step
+    return _train_rank(*args, **kwargs)
+
+
+def _ner_then_interrupted_mlm(ner, ner_result: str, mlm, mlm_options: dict) -> None:
+    """Both two-process runs of these tests in one launch (starting processes is what takes time): the NER run,
+    whose result rank 0 leaves in ``ner_result``, then the MLM run that a SIGTERM to rank 1 stops."""
+    build, args = ner
+    result = _train_rank(build, *args, progress=False)
+    if result is not None:
+        with open(ner_result, "wb") as handle:
+            pickle.dump(result, handle)
+    build, args = mlm
+    _sigterm_in_rank(1, 5, build, *args, **mlm_options)
+
+
+@pytest.fixture(scope="module")
+def two_process_runs(no_dropout_bert, ner_data, mlm_data, tmp_path_factory):  # noqa: F811
+    """The two-process NER result, the MLM run's exit code and its state directory."""
+    where = tmp_path_factory.mktemp("two_processes")
+    mlm_options = dict(progress=False, state_dir=where / "resume", save_every=3)
+    ner, mlm = _ner_args(no_dropout_bert, ner_data), _mlm_args(no_dropout_bert, mlm_data)
+    with pytest.raises(Preempted) as stopped:
+        launch(_ner_then_interrupted_mlm, ner, str(where / "ner.pickle"), mlm, mlm_options, processes=2)
+    return pickle.loads((where / "ner.pickle").read_bytes()), stopped.value.code, mlm_options
+
+
+def test_two_processes_train_what_one_process_trains(no_dropout_bert, ner_data, two_process_runs):
+    build, args = _ner_args(no_dropout_bert, ner_data)
+    mask = args[-1]
+    one, two = MaskedTrainer(build(), *args, progress=False).train(), two_process_runs[0]
+
+    _assert_same_run(one, two)
+    for name, kept in mask.items():
+        for state in (two.peak_state, two.final_state):
+            assert (state[name][~kept] == 0).all(), name
+    theta0 = build().state_dict()
+    assert any(not torch.equal(two.final_state[n][mask[n]], theta0[n][mask[n]]) for n in mask)  # it trained
+    next_masks = [masks.magnitude_prune(masks.prunable_parameters(r.peak_state, "bert"), mask, 0.1) for r in (one, two)]
+    assert all(torch.equal(next_masks[0][n], next_masks[1][n]) for n in mask)
+
+
+def test_a_sigterm_in_one_process_stops_both_and_a_rerun_continues(
+    no_dropout_bert, mlm_data, two_process_runs  # noqa: F811 (the imported fixture)
+):
+    _, code, options = two_process_runs
+    assert code == 128 + signal.SIGTERM
+    assert resume.load_state(options["state_dir"])[1]["step"] == 5  # both stopped after step 5; rank 0 wrote it
+
+    build, args = _mlm_args(no_dropout_bert, mlm_data)
+    reference = MaskedTrainer(build(), *args, progress=False).train()
+    resumed = train_data_parallel(build, *args, processes=2, **options)
+    assert resumed.resumed_from_step == 5
+    _assert_same_run(reference, resumed)
+    assert not options["state_dir"].exists()
+
+
+# A training job's script: the launcher must not run it again in its children (spawn would, unhidden).
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from subnets.parallel import launch
+
+    with open(sys.argv[1], "a") as runs:
+        print("script body", file=runs)
+    if sys.argv[2] == "pids":
+        print(launch(__import__("os").getpid, processes=2))
+    elif sys.argv[2] == "error":
+        launch(int, "not a number", processes=2)
+    else:
+        launch(time.sleep, 60, processes=2)
+    """
+)
+
+
+def _script(tmp_path, mode: str) -> subprocess.Popen:
+    path = tmp_path / "job.py"
+    path.write_text(SCRIPT)
+    return subprocess.Popen([sys.executable, str(path), str(tmp_path / "runs.txt"), mode], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def test_the_launcher_in_a_script(tmp_path):
+    job = _script(tmp_path, "pids")
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert int(out) != job.pid  # rank 0's return value
+    assert (tmp_path / "runs.txt").read_text().splitlines() == ["script body"]
+
+    job = _script(tmp_path, "error")
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 1
+    assert "ValueError: invalid literal for int() with base 10: 'not a number'" in err
+    assert re.search(r"raised in training process [01] of 2", err)  # the first to fail
+
+
+def test_a_sigterm_to_the_parent_reaches_the_children(tmp_path):
+    import psutil
+
+    def ranks() -> list[psutil.Process]:  # not multiprocessing's resource tracker
+        return [p for p in psutil.Process(job.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+
+    job = _script(tmp_path, "sleep")
+    deadline = time.monotonic() + 60
+    while len(children := ranks()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(children) == 2
+    job.send_signal(signal.SIGTERM)
+    job.communicate(timeout=30)
+    assert job.returncode == 128 + signal.SIGTERM
+    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
