@@ -4,11 +4,13 @@
   average of the gradients the gradient of the global batch's mean loss;
 - a masked NER run in two processes (batch 11: uneven shares) equals the one-process run: evaluation curve,
   peak, peak and final weights, the next IMP mask; pruned weights stay exactly zero;
-- an MLM run in two processes where only process 1 gets a SIGTERM: both stop at the same step, process 0
-  writes the state, the launcher exits with 143; a two-process rerun continues from the state and ends where
-  the one-process run ends (MLM: the collator's masking draws must be those of one process);
+- an MLM run in two processes where only process 1 gets a SIGTERM: both stop at the same step and process 0
+  writes the state; a two-process rerun continues from the state and ends where the one-process run ends
+  (MLM: the collator's masking draws must be those of one process). Both runs and the rerun share one launch
+  (starting processes is most of the time), so the rerun continues in the same processes;
 - the launcher run from a script: the script is not run again in the children, an exception in the children
-  is raised in the parent, and a SIGTERM to the parent reaches the children and ends the job with 143.
+  is raised in the parent, children that stop on a signal make the job exit with their code (143), and a
+  SIGTERM to the parent reaches the children and ends the job with 143.
 
 The tiny BERT has no dropout here: with dropout each process draws its own (see subnets.parallel).
 """
@@ -31,8 +33,9 @@ import pytest
 import torch
 from test_resume import mlm_data  # noqa: F401 (a fixture)
 
-from subnets import masks, resume
-from subnets.parallel import _train_rank, batch_share, launch, share_bounds, train_data_parallel
+from subnets import masks, parallel, resume
+from subnets.imp import train_subnetwork
+from subnets.parallel import _train_rank, batch_share, launch, share_bounds
 from subnets.theta0 import build_task_model
 from subnets.training import MaskedTrainer, Preempted, TrainingConfig
 
@@ -117,42 +120,40 @@ def _mlm_args(model_dir, mlm):
     return build, (task, tokenizer, data["train"], data["validation"], config, None)
 
 
-def _sigterm_in_rank(signalled: int, at_step: int, *args, **kwargs):
-    """A rank of :func:`subnets.parallel.train_data_parallel` in which rank ``signalled`` sends itself a SIGTERM
-    during its ``at_step``-th step (the other rank gets none)."""
-    if int(os.environ["RANK"]) == signalled:
-        original = MaskedTrainer._train_step
-
-        def step(self, batch, done):
-            if done + 1 == at_step:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return original(self, batch, done)
-
-        MaskedTrainer._train_step = step
-    return _train_rank(*args, **kwargs)
-
-
-def _ner_then_interrupted_mlm(ner, ner_result: str, mlm, mlm_options: dict) -> None:
-    """Both two-process runs of these tests in one launch (starting processes is what takes time): the NER run,
-    whose result rank 0 leaves in ``ner_result``, then the MLM run that a SIGTERM to rank 1 stops."""
+def _all_runs(ner, mlm, mlm_options: dict):
+    """The body of each process in the one launch of these tests (starting processes is what takes time): the
+    NER run; the MLM run, which a SIGTERM to process 1 alone during step 5 stops; the MLM run again, which
+    continues from the state. Process 0 returns the NER result, the stop's exit code, the step of the state
+    and the resumed MLM result."""
     build, args = ner
-    result = _train_rank(build, *args, progress=False)
-    if result is not None:
-        with open(ner_result, "wb") as handle:
-            pickle.dump(result, handle)
+    ner_result = _train_rank(build, *args, progress=False)
+
     build, args = mlm
-    _sigterm_in_rank(1, 5, build, *args, **mlm_options)
+    original, code = MaskedTrainer._train_step, None
+
+    def step(self, batch, done):
+        if done + 1 == 5 and self.rank == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch, done)
+
+    MaskedTrainer._train_step = step
+    try:
+        _train_rank(build, *args, **mlm_options)
+    except Preempted as stopped:
+        code = stopped.code
+    finally:
+        MaskedTrainer._train_step = original
+    state_step = resume.load_state(mlm_options["state_dir"])[1]["step"]
+    return ner_result, code, state_step, _train_rank(build, *args, **mlm_options)
 
 
 @pytest.fixture(scope="module")
 def two_process_runs(no_dropout_bert, ner_data, mlm_data, tmp_path_factory):  # noqa: F811
-    """The two-process NER result, the MLM run's exit code and its state directory."""
-    where = tmp_path_factory.mktemp("two_processes")
-    mlm_options = dict(progress=False, state_dir=where / "resume", save_every=3)
+    """What :func:`_all_runs` returns, and the MLM run's state directory."""
+    state_dir = tmp_path_factory.mktemp("two_processes") / "resume"
     ner, mlm = _ner_args(no_dropout_bert, ner_data), _mlm_args(no_dropout_bert, mlm_data)
-    with pytest.raises(Preempted) as stopped:
-        launch(_ner_then_interrupted_mlm, ner, str(where / "ner.pickle"), mlm, mlm_options, processes=2)
-    return pickle.loads((where / "ner.pickle").read_bytes()), stopped.value.code, mlm_options
+    options = {"progress": False, "state_dir": state_dir, "save_every": 3}
+    return *launch(_all_runs, ner, mlm, options, processes=2), state_dir
 
 
 def test_two_processes_train_what_one_process_trains(no_dropout_bert, ner_data, two_process_runs):
@@ -173,16 +174,34 @@ def test_two_processes_train_what_one_process_trains(no_dropout_bert, ner_data, 
 def test_a_sigterm_in_one_process_stops_both_and_a_rerun_continues(
     no_dropout_bert, mlm_data, two_process_runs  # noqa: F811 (the imported fixture)
 ):
-    _, code, options = two_process_runs
+    _, code, state_step, resumed, state_dir = two_process_runs
     assert code == 128 + signal.SIGTERM
-    assert resume.load_state(options["state_dir"])[1]["step"] == 5  # both stopped after step 5; rank 0 wrote it
-
-    build, args = _mlm_args(no_dropout_bert, mlm_data)
-    reference = MaskedTrainer(build(), *args, progress=False).train()
-    resumed = train_data_parallel(build, *args, processes=2, **options)
+    assert state_step == 5  # both processes stopped after step 5, when only process 1 got the signal
     assert resumed.resumed_from_step == 5
-    _assert_same_run(reference, resumed)
-    assert not options["state_dir"].exists()
+    build, args = _mlm_args(no_dropout_bert, mlm_data)
+    _assert_same_run(MaskedTrainer(build(), *args, progress=False).train(), resumed)
+    assert not state_dir.exists()
+
+
+def test_train_subnetwork_hands_picklable_work_to_the_launcher(no_dropout_bert, ner_data, monkeypatch):
+    """What spawn would send to the processes pickles; run here in one process, it trains what one process
+    trains."""
+    task, tokenizer, data = ner_data
+    _, (*_, config, mask) = _ner_args(no_dropout_bert, ner_data)
+    launched = []
+
+    def in_process(fn, *args, processes, **kwargs):
+        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
+        launched.append(processes)
+        return fn(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "launch", in_process)
+    trainer, result, info = train_subnetwork(no_dropout_bert, task, tokenizer, data, config, mask, processes=2,
+                                             progress=False)  # fmt: skip
+    assert trainer is None and launched == [2]
+    _, reference, reference_info = train_subnetwork(no_dropout_bert, task, tokenizer, data, config, mask,
+                                                    progress=False)  # fmt: skip
+    assert result.summary() == reference.summary() and info == reference_info
 
 
 # A training job's script: the launcher must not run it again in its children (spawn would, unhidden).
@@ -197,6 +216,8 @@ SCRIPT = textwrap.dedent(
         print(launch(__import__("os").getpid, processes=2))
     elif sys.argv[2] == "error":
         launch(int, "not a number", processes=2)
+    elif sys.argv[2] == "stop":  # what the processes of a training stopped by a signal do
+        launch(sys.exit, 143, processes=2)
     else:
         launch(time.sleep, 60, processes=2)
     """
@@ -222,6 +243,10 @@ def test_the_launcher_in_a_script(tmp_path):
     assert job.returncode == 1
     assert "ValueError: invalid literal for int() with base 10: 'not a number'" in err
     assert re.search(r"raised in training process [01] of 2", err)  # the first to fail
+
+    job = _script(tmp_path, "stop")
+    job.communicate(timeout=60)
+    assert job.returncode == 143
 
 
 def test_a_sigterm_to_the_parent_reaches_the_children(tmp_path):
