@@ -89,6 +89,12 @@ def _slurm_conf(root: Path, host: str) -> str:
     return text
 
 
+# squeue reasons of pending jobs that a one-node cluster's configuration can never satisfy (a partition's limits,
+# constraints, or a GRES request beyond what the node has), as opposed to waiting for busy resources.
+NEVER_SCHEDULABLE = ("PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints", "InvalidQOS",
+                     "InvalidAccount", "ReqNodeNotAvail")  # fmt: skip
+
+
 class SlurmCluster:
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager). Clients (sbatch, squeue,
     snakemake's SLURM plugin) find it through the default configuration path."""
@@ -146,6 +152,17 @@ class SlurmCluster:
             if dead or time.monotonic() > deadline:
                 raise SlurmUnavailable(f"waiting for {what}: {self.diagnostics()}")
             time.sleep(0.5)
+
+    def unschedulable_jobs(self) -> list[str]:
+        """Pending jobs that this cluster can never start, as "id name: reason" (a request its configuration
+        cannot satisfy): SLURM keeps them pending for ever, so a run waiting on them is stopped at once."""
+        found = subprocess.run(["squeue", "-h", "-t", "PD", "-o", "%i %j|%r"], capture_output=True, text=True, check=False)
+        jobs = []
+        for line in found.stdout.splitlines():
+            job, _, reason = line.partition("|")
+            if reason.startswith(NEVER_SCHEDULABLE):
+                jobs.append(f"{job}: {reason}")
+        return jobs
 
     def diagnostics(self) -> str:
         """The tail of every daemon's log, for an error message."""

@@ -14,16 +14,19 @@ skips otherwise, saying why. Takes a few minutes.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import torch
-
 from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_installed
+from test_workflow import REPO, SNAKEMAKE_ENV, snakemake_command, write_config
+
 from subnets import masks
-from test_workflow import REPO, snakemake, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -59,20 +62,33 @@ def _training_metrics(workdir: Path) -> dict[str, dict]:
     return {path: json.loads((workdir / path).read_text()) for path in paths}
 
 
-def _run(workdir: Path, *args: str) -> str:
+def _run(workdir: Path, *args: str, cluster: SlurmCluster | None = None) -> str:
+    """Run the slice; with a ``cluster``, stop as soon as one of its jobs can never be scheduled (rather than
+    wait for Snakemake's own timeout) and fail with the reason."""
     workdir.mkdir()
     config = write_config(workdir / "config.yaml", _one_seed)
-    done = snakemake(workdir, config, *args, *TARGETS)
-    output = done.stdout + done.stderr
-    (workdir / "snakemake-output.log").write_text(output)
-    assert done.returncode == 0, output[-6000:]
+    log = workdir / "snakemake-output.log"
+    command = snakemake_command(workdir, config, *args, *TARGETS)
+    with log.open("w") as out:
+        run = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=SNAKEMAKE_ENV, cwd=workdir,
+                               start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 1200
+        while run.poll() is None:
+            stuck = cluster.unschedulable_jobs() if cluster is not None else []
+            if stuck or time.monotonic() > deadline:
+                os.killpg(run.pid, signal.SIGTERM)
+                run.wait()
+                pytest.fail(f"SLURM can never start {stuck}\n{cluster.diagnostics()}" if stuck else "timed out")
+            time.sleep(3)
+    output = log.read_text()
+    assert run.returncode == 0, output[-6000:]
     return output
 
 
 def test_training_jobs_run_as_slurm_gpu_jobs_with_the_local_results(cluster, tmp_path):
     _run(tmp_path / "local", "--cores", "2")
     started = time.monotonic()
-    output = _run(tmp_path / "slurm", *SLURM_OPTIONS)
+    output = _run(tmp_path / "slurm", *SLURM_OPTIONS, cluster=cluster)
     print(f"SLURM run: {time.monotonic() - started:.0f} s; snakemake output in {tmp_path / 'slurm'}")
 
     local, on_slurm = _training_metrics(tmp_path / "local"), _training_metrics(tmp_path / "slurm")

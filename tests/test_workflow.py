@@ -38,12 +38,18 @@ TRANSFER_SEEDS = (0,)  # analysis.transfer_seeds: the runs built on tickets use 
 LEVELS = (0, 20, 40)
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, configfile: Path, *args: str) -> list[str]:
     exe = shutil.which("snakemake")
     command = [exe] if exe else [sys.executable, "-m", "snakemake"]
-    command += ["-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(configfile), *args]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=1200, check=False)
+    return command + ["-s", str(SNAKEFILE), "-d", str(workdir), "--configfile", str(configfile), *args]
+
+
+SNAKEMAKE_ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = snakemake_command(workdir, configfile, *args)
+    return subprocess.run(command, capture_output=True, text=True, env=SNAKEMAKE_ENV, cwd=workdir, timeout=1200, check=False)
 
 
 def write_config(path: Path, edit=None) -> Path:
