@@ -207,3 +207,17 @@ def test_a_snapshot_of_the_wrong_family_is_refused_before_anything_is_written(ti
     assert not (tmp_path / "snapshot").exists()
     snapshot_pretrained(tiny_bert_dir, tmp_path / "snapshot", family="bert")
     assert model_family(tmp_path / "snapshot") == "bert"
+
+
+def test_snapshot_of_a_local_mt5_keeps_weights_and_tokenizer(toy_t5, tmp_path):
+    """What `prepare_model` does with google/mt5-base, on the toy mT5: the encoder-decoder is loaded as one."""
+    from transformers import AutoTokenizer
+
+    from subnets.theta0 import fingerprint, snapshot_pretrained
+
+    root, _ = toy_t5
+    snapshot_pretrained(root / "model", tmp_path / "snapshot", family="t5")
+    task = get_task("nli", "t5")
+    original, copy = (build_task_model(path, task, seed=0) for path in (root / "model", tmp_path / "snapshot"))
+    assert fingerprint(original) == fingerprint(copy)
+    assert AutoTokenizer.from_pretrained(tmp_path / "snapshot").get_vocab() == t5_tokenizer(root / "tokenizer").get_vocab()
