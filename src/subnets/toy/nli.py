@@ -26,6 +26,8 @@ then a matter of relating the hypothesis' words to the premise's (all stated, on
 parity with the polarity: a logistic regression on the number of hypothesis words absent from the premise and
 the two lengths gets about 70% on it (about 35% on the default style). The balanced blocks (and premises drawn
 independently of the label) still keep the hypothesis alone, the premise alone and the lengths uninformative.
+The demo uses this style: its tiny BERT, pre-trained to relate sentence pairs (:mod:`subnets.toy.pretrain`),
+learns it from 640 examples in 30 steps (62-67% in every language), the default style hardly (34-44%).
 
 Why premises are never denied where it matters: with "not" as the only way to deny, a denied source makes an
 entailment's hypothesis denied and a contradiction's affirmed, so blocks could never hold both. Languages with
