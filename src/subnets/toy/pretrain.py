@@ -285,7 +285,6 @@ def pretrain_toy_bert(
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForPreTraining
 
-    from subnets.io import atomic_path
     from subnets.tasks import get_task
     from subnets.training import MaskedTrainer
 
@@ -350,8 +349,16 @@ def pretrain_toy_bert(
         "match_majority": majority,
         **result.summary(),
     }
+    save_toy_model(out_dir, checkpoint, tokenizer, metrics)
+    return metrics
+
+
+def save_toy_model(out_dir: str | os.PathLike, model, tokenizer, metrics: dict) -> None:
+    """Write a pre-trained toy model as a hub model is laid out (safetensors, tokenizer) plus its
+    ``pretraining.json``, atomically: complete under ``out_dir`` or not there at all."""
+    from subnets.io import atomic_path
+
     with atomic_path(out_dir) as tmp:
-        checkpoint.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "pretraining.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return metrics

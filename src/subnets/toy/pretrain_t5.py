@@ -22,12 +22,18 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from subnets.tasks.mlm import MLMTask, block_seed
 from subnets.tasks.nli import NLI_LABELS
-from subnets.toy.pretrain import DEFAULT_PRETRAINING, _mixed_corpus, unigram_perplexity
+from subnets.toy.pretrain import (
+    DEFAULT_PRETRAINING,
+    _mixed_corpus,
+    save_toy_model,
+    unigram_perplexity,
+)
 from subnets.training import TrainingConfig
 
 if TYPE_CHECKING:
@@ -90,7 +96,7 @@ def _composition(total: int, parts: int, generator: torch.Generator | None) -> l
 
     cuts = sorted((torch.randperm(total - 1, generator=generator)[: parts - 1] + 1).tolist())
     bounds = [0, *cuts, total]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in pairwise(bounds)]
 
 
 def corrupt_spans(
@@ -202,7 +208,6 @@ def pretrain_toy_t5(
     import torch
     from transformers import MT5Config, MT5ForConditionalGeneration
 
-    from subnets.io import atomic_path
     from subnets.training import MaskedTrainer
 
     world_dir = Path(world_dir)
@@ -249,8 +254,5 @@ def pretrain_toy_t5(
         "unigram_perplexity": baseline,
         **result.summary(),
     }
-    with atomic_path(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "pretraining.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    save_toy_model(out_dir, model, tokenizer, metrics)
     return metrics
