@@ -27,6 +27,24 @@ def test_retrieval_of_identical_sentences_is_perfect_at_every_layer(tiny_bert_di
         retrieval_by_layer(model, tokenizer, {("xx", "yy"): (SENTENCES, SENTENCES[:-1])})
 
 
+def test_a_layer_without_a_margin_gives_nan_not_a_failed_probe(tiny_bert_dir, monkeypatch, capsys):
+    from subnets import probes
+    from subnets.retrieval import UndefinedMarginError, margin_retrieval_accuracy
+
+    def undefined_at_layer_one(src, tgt, k, topk):
+        if np.allclose(src, layer_one):
+            raise UndefinedMarginError("tgt row 0: the mean cosine to its 2 nearest neighbours is -0.001 <= 0")
+        return margin_retrieval_accuracy(src, tgt, k, topk)
+
+    model, tokenizer = load_masked_body(tiny_bert_dir)
+    layer_one = probes.embed_sentences(model, tokenizer, SENTENCES, batch_size=64, max_length=128)[1]
+    monkeypatch.setattr(probes, "margin_retrieval_accuracy", undefined_at_layer_one)
+    table = retrieval_by_layer(model, tokenizer, {("xx", "yy"): (SENTENCES, SENTENCES)}, k=2, topk=(1, 5))
+    assert table[table["layer"] == 1]["accuracy"].isna().all() and len(table[table["layer"] == 1]) == 4
+    assert (table[table["layer"] != 1]["accuracy"] == 100.0).all()
+    assert "layer 1: tgt row 0" in capsys.readouterr().err
+
+
 def test_cca_of_a_language_with_itself_is_one(tiny_bert_dir):
     model, tokenizer = load_masked_body(tiny_bert_dir)
     table = cca_by_layer(model, tokenizer, ("xx", SENTENCES), {"xx": SENTENCES, "zz": SENTENCES[::-1]})

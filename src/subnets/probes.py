@@ -8,13 +8,15 @@ pre-trained encoder: only the mask differs (the task heads never feed the hidden
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from subnets.cca import pwcca, svcca
-from subnets.retrieval import embed_sentences, margin_retrieval_accuracy, masked_encoder
+from subnets.retrieval import UndefinedMarginError, embed_sentences, margin_retrieval_accuracy, masked_encoder
 
 
 def load_masked_body(pretrained: str | os.PathLike, mask_path: str | os.PathLike | None = None):
@@ -47,7 +49,7 @@ def retrieval_by_layer(
     """Margin retrieval accuracy@n per layer, both directions, for each ``(src, tgt) -> (sentences, sentences)``.
 
     Columns: src, tgt (the direction searched: src sentences look for their tgt translation), layer, topk,
-    accuracy (percent).
+    accuracy (percent; NaN at a layer where the ratio margin is undefined, with a message on stderr).
     """
     rows = []
     for (src, tgt), (src_sentences, tgt_sentences) in pairs.items():
@@ -58,7 +60,13 @@ def retrieval_by_layer(
                    tgt: embed_sentences(model, tokenizer, tgt_sentences, **options)}  # fmt: skip
         for a, b in ((src, tgt), (tgt, src)):
             for layer in range(vectors[a].shape[0]):
-                for n, accuracy in margin_retrieval_accuracy(vectors[a][layer], vectors[b][layer], k, topk).items():
+                try:
+                    accuracies = margin_retrieval_accuracy(vectors[a][layer], vectors[b][layer], k, topk)
+                except UndefinedMarginError as undefined:
+                    # One layer without a margin must not sink the whole probe: its cells are NaN, and said.
+                    print(f"retrieval {a} -> {b}, layer {layer}: {undefined}; recorded as NaN", file=sys.stderr)
+                    accuracies = dict.fromkeys(topk, math.nan)
+                for n, accuracy in accuracies.items():
                     rows.append({"src": a, "tgt": b, "layer": layer, "topk": n, "accuracy": accuracy})
     return pd.DataFrame(rows, columns=["src", "tgt", "layer", "topk", "accuracy"])
 

@@ -100,15 +100,19 @@ def _margin_block(src_rows: np.ndarray, tgt: np.ndarray, src_means: np.ndarray, 
     return (src_rows @ tgt.T) / ((src_means[:, None] + tgt_means[None, :]) / 2)
 
 
+class UndefinedMarginError(ValueError):
+    """Some sentence's mean cosine to its k nearest neighbours is not positive: the ratio margin is undefined."""
+
+
 def _densities(src: np.ndarray, tgt: np.ndarray, k: int, backend: Backend, block_size: int):
     src_means = neighbourhood_means(src, tgt, k, backend, block_size)  # N_k(x): x's neighbours among targets
     tgt_means = neighbourhood_means(tgt, src, k, backend, block_size)  # N_k(y): y's neighbours among sources
-    # A ratio with a non-positive denominator reverses or breaks the ranking; real sentence vectors
-    # (mean-pooled BERT states are strongly anisotropic) never get near this.
+    # A ratio with a non-positive denominator reverses or breaks the ranking. Mean-pooled states of real BERTs
+    # are strongly anisotropic and never get near this; a layer of a small model can.
     for name, means in (("src", src_means), ("tgt", tgt_means)):
         bad = np.flatnonzero(means <= 0)
         if bad.size:
-            raise ValueError(
+            raise UndefinedMarginError(
                 f"{name} row {bad[0]}: the mean cosine to its {k} nearest neighbours is {means[bad[0]]:.3g} <= 0; "
                 "the ratio margin is undefined there"
             )
