@@ -87,12 +87,18 @@ class ToyModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ToyModelConfig":
-        values = dict(values)
-        training = TrainingConfig.from_dict({**DEFAULT_PRETRAINING.to_dict(), **values.pop("training", {})})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown toy model key(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(training=training, **values)
+        return toy_config_from_dict(cls, values, "toy model")
+
+
+def toy_config_from_dict(cls, values: dict, what: str):
+    """A toy model config dataclass from a config mapping: ``training`` over :data:`DEFAULT_PRETRAINING`, and an
+    unknown key is an error naming it."""
+    values = dict(values)
+    training = TrainingConfig.from_dict({**DEFAULT_PRETRAINING.to_dict(), **values.pop("training", {})})
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown {what} key(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+    return cls(training=training, **values)
 
 
 def _documents(world_dir: Path, languages: list[str]) -> list["datasets.DatasetDict"]:

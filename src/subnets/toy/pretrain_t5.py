@@ -32,6 +32,7 @@ from subnets.toy.pretrain import (
     DEFAULT_PRETRAINING,
     _mixed_corpus,
     save_toy_model,
+    toy_config_from_dict,
     unigram_perplexity,
 )
 from subnets.training import TrainingConfig
@@ -70,12 +71,7 @@ class ToyT5Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ToyT5Config":
-        values = dict(values)
-        training = TrainingConfig.from_dict({**DEFAULT_PRETRAINING.to_dict(), **values.pop("training", {})})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown toy T5 key(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(training=training, **values)
+        return toy_config_from_dict(cls, values, "toy T5")
 
 
 def t5_tokenizer(tokenizer_dir: str | os.PathLike) -> PreTrainedTokenizerBase:
