@@ -99,13 +99,19 @@ def test_constant_features_change_nothing():
     np.testing.assert_allclose(cca.canonical_correlations(padded, y), cca.canonical_correlations(x, y), atol=1e-10)
 
 
-def test_no_variance_at_all_gives_zero_not_nan():
+def test_no_variance_at_all_is_undefined_not_zero():
+    # Layer 0's [CLS] vector is the same for every sentence: nothing to correlate, so no number (not 0.0).
     rng = np.random.default_rng(10)
     constant, y = np.full((50, 4), 3.0), rng.normal(size=(50, 4))
-    for a, b in ((constant, y), (y, constant), (constant, constant)):
-        assert cca.svcca(a, b) == 0.0
-        assert cca.pwcca(a, b) == 0.0
+    for a, b, named in ((constant, y, "x is"), (y, constant, "y is"), (constant, constant, "x and y are")):
+        for function, measure in ((cca.svcca, "SVCCA"), (cca.pwcca, "PWCCA")):
+            with pytest.raises(cca.UndefinedCorrelationError, match=f"{named} constant.*{measure} is undefined"):
+                function(a, b)
         assert cca.canonical_correlations(a, b).size == 0
+    with pytest.raises(cca.UndefinedCorrelationError) as raised:
+        cca.svcca(constant.astype(np.float32), y)
+    assert raised.value.constant == ("x",) and raised.value.measure == "SVCCA"
+    assert isinstance(raised.value, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,11 @@ from subnets import analysis
 pytest.importorskip("seaborn")
 from subnets import plots
 
+try:  # the overlap tables are moving from subnets.analysis to subnets.overlap
+    from subnets.overlap import overlap_table
+except ImportError:
+    overlap_table = analysis.overlap_table
+
 
 def _curve():
     records = [
@@ -49,7 +54,7 @@ def test_overlap_plot(tmp_path):
         ("cross_language", ("t0", 0), ("t2", 0), layers),
         ("same_language", ("t0", 0), ("t0", 1), {k: v + 0.4 for k, v in layers.items()}),
     ]
-    table = analysis.overlap_table(records, task="ner", sparsity=50)
+    table = overlap_table(records, task="ner", sparsity=50)
     paths = [tmp_path / "fig3.png", tmp_path / "fig3.pdf"]
     plots.plot_overlap(table, paths, language_order=["t0", "t1", "t2"])
     _check(paths)
@@ -61,7 +66,7 @@ def test_overlap_plot_of_an_encoder_decoder(tmp_path):
         ("cross_language", ("t0", 0), ("t1", 0), layers),
         ("same_language", ("t0", 0), ("t0", 1), layers),
     ]
-    table = analysis.overlap_table(records, task="nli", sparsity=50)
+    table = overlap_table(records, task="nli", sparsity=50)
     paths = [tmp_path / "fig8.png", tmp_path / "fig8.pdf"]
     plots.plot_overlap(table, paths)
     _check(paths)
@@ -84,3 +89,77 @@ def test_transfer_heatmap_and_relative_drop(tmp_path):
     paths = [tmp_path / "fig6.png", tmp_path / "fig6.pdf"]
     plots.plot_relative_drop(drops, paths, language_order=["y", "x"])
     _check(paths)
+
+
+def _retrieval_table(layers, nan_layers=()):
+    rows = [
+        {"subnetwork": name, "src": a, "tgt": b, "layer": layer, "topk": n,
+         "accuracy": float("nan") if layer in nan_layers else 40.0 + 10 * layer + n + i}
+        for i, name in enumerate(["dense", "nli/t0/seed0-sparsity50", "nli/t1/seed0-sparsity50"])
+        for a, b in (("t0", "t1"), ("t1", "t0"))
+        for layer in layers
+        for n in (1, 2)
+    ]  # fmt: skip
+    return analysis.probe_frame([pd.DataFrame(rows)])
+
+
+def _cca_table(layers, nan_layers=()):
+    rows = [
+        {"subnetwork": name, "reference": "t0", "language": lang, "layer": layer, "n_sentences": 20,
+         "svcca": float("nan") if layer in nan_layers else 0.3 + 0.1 * layer,
+         "pwcca": float("nan") if layer in nan_layers else 0.2 + 0.1 * layer}
+        for name in ("dense", "nli/t0/seed0-sparsity50")
+        for lang in ("t1", "t2")
+        for layer in layers
+    ]  # fmt: skip
+    return analysis.probe_frame([pd.DataFrame(rows)])
+
+
+def _drawn_figures(monkeypatch):
+    """Every figure the plot functions finish, kept for inspection (they are still written and closed)."""
+    figures, finish = [], plots._finish
+
+    def keep(fig, paths, rect=(0, 0, 1, 1)):
+        figures.append(fig)
+        finish(fig, paths, rect)
+
+    monkeypatch.setattr(plots, "_finish", keep)
+    return figures
+
+
+def _x_tick_labels(ax):
+    low, high = ax.get_xlim()
+    return [label.get_text() for label in ax.get_xticklabels() if low <= label.get_position()[0] <= high]
+
+
+@pytest.mark.parametrize("layers, nan_layers", [(range(1, 4), ()), (range(0, 4), (0,)), (range(0, 13), (0,)),
+                                                (range(1, 3), ())])
+def test_per_layer_figures_have_whole_layer_ticks_and_gaps_for_nan(tmp_path, monkeypatch, layers, nan_layers):
+    figures = _drawn_figures(monkeypatch)
+    paths = [tmp_path / "fig7.png", tmp_path / "fig7.pdf"]
+    plots.plot_retrieval(_retrieval_table(layers, nan_layers), paths, task_order=["nli"], language_order=["t0", "t1"])
+    _check(paths)
+    paths = [tmp_path / "fig10.png", tmp_path / "fig10.pdf"]
+    plots.plot_cca(_cca_table(layers, nan_layers), paths, language_order=["t0", "t1", "t2"])
+    _check(paths)
+    assert len(figures) == 2
+    for fig in figures:
+        axes = [ax for ax in fig.axes if ax.get_lines()]
+        assert axes
+        for ax in axes:
+            labels = _x_tick_labels(ax)
+            assert labels == [str(layer) for layer in layers]  # every layer, as a whole number, none between
+            for line in ax.get_lines():
+                x, y = line.get_xdata(), line.get_ydata()
+                if len(x) > 1:  # the data lines (not the legend's); NaN stays NaN: a gap, never a 0
+                    assert list(x) == list(layers)
+                    assert [layer for layer, value in zip(x, y) if value != value] == list(nan_layers)
+
+
+def test_many_layers_get_integer_ticks_only(tmp_path, monkeypatch):
+    figures = _drawn_figures(monkeypatch)
+    layers = range(1, 25)
+    plots.plot_cca(_cca_table(layers), [tmp_path / "fig10.png", tmp_path / "fig10.pdf"])
+    for ax in figures[0].axes:
+        labels = _x_tick_labels(ax)
+        assert len(labels) >= 3 and all(label.lstrip("−-").isdigit() for label in labels), labels

@@ -41,7 +41,8 @@ def accuracy_by_sorting(scores: np.ndarray, n: int) -> float:
 def test_identical_pairs_are_all_found():
     rng = np.random.default_rng(0)
     src = rng.normal(size=(30, 16))
-    assert R.margin_retrieval_accuracy(src, src) == {1: 100.0, 5: 100.0}
+    assert R.margin_retrieval_accuracy(src, src, k=5) == {1: 100.0, 5: 100.0}
+    assert R.margin_retrieval_accuracy(src, src, candidates="all") == {1: 100.0, 5: 100.0}
     assert R.margin_retrieval_accuracy(src, src + 0.01 * rng.normal(size=src.shape), topk=(1,)) == {1: 100.0}
 
 
@@ -52,7 +53,8 @@ def test_moved_rows_give_exact_percentages():
     src = np.eye(n)
     order = np.arange(n)
     order[[3, 7, 11, 15]] = [7, 11, 15, 3]
-    assert R.margin_retrieval_accuracy(src, src[order], topk=(1, 5, 10)) == {1: 80.0, 5: 80.0, 10: 80.0}
+    assert R.margin_retrieval_accuracy(src, src[order], topk=(1, 5, 10), candidates="all") == {
+        1: 80.0, 5: 80.0, 10: 80.0}
 
 
 def test_margin_beats_a_hub_that_cosine_retrieves():
@@ -68,7 +70,8 @@ def test_margin_beats_a_hub_that_cosine_retrieves():
     tgt[0] += c * u
     cosine_nn = np.argmax(unit_rows(src) @ unit_rows(tgt).T, axis=1)
     assert list(cosine_nn) == [0] * n  # cosine finds 1 of 5
-    assert R.margin_retrieval_accuracy(src, tgt, k=2, topk=(1,)) == {1: 100.0}
+    for candidates in ("knn", "all"):
+        assert R.margin_retrieval_accuracy(src, tgt, k=2, topk=(1,), candidates=candidates) == {1: 100.0}
 
 
 def test_margin_scores_equal_the_formula():
@@ -80,26 +83,69 @@ def test_margin_scores_equal_the_formula():
         np.testing.assert_allclose(R.margin_scores(src, tgt, k=3, backend=backend), expected, rtol=1e-5)
 
 
-def test_accuracy_matches_ranking_by_the_formula():
+def test_ranking_all_targets_matches_ranking_by_the_formula():
     rng = np.random.default_rng(2)
     src = rng.normal(size=(60, 8)) + 1.0
     tgt = src + 0.8 * rng.normal(size=src.shape)
     scores = margin_by_the_formula(src, tgt, k=4)
     expected = {n: accuracy_by_sorting(scores, n) for n in (1, 5)}
     assert 0 < expected[1] < expected[5] < 100  # the case exercises both ranks
-    assert R.margin_retrieval_accuracy(src, tgt, k=4) == expected
+    assert R.margin_retrieval_accuracy(src, tgt, k=4, candidates="all") == expected
+
+
+def laser_forward_search_by_hand(src: np.ndarray, tgt: np.ndarray, k: int, topk: tuple[int, ...]) -> dict:
+    """LASER's forward search (mine_bitexts.py --mode search, xsim.py) from its published description,
+    in plain loops and float64, no faiss: each source's candidates are its k cosine-nearest targets, scored
+    with the ratio margin; accuracy@n = the gold is among the n best-scored candidates."""
+    n_sent = len(src)
+    x = [row / np.sqrt(sum(v * v for v in row)) for row in src.astype(np.float64)]
+    y = [row / np.sqrt(sum(v * v for v in row)) for row in tgt.astype(np.float64)]
+    cos = [[float(sum(a * b for a, b in zip(x[i], y[j]))) for j in range(n_sent)] for i in range(n_sent)]
+    x_density = [sum(sorted(cos[i], reverse=True)[:k]) / k for i in range(n_sent)]
+    y_density = [sum(sorted((cos[i][j] for i in range(n_sent)), reverse=True)[:k]) / k for j in range(n_sent)]
+    hits = dict.fromkeys(topk, 0)
+    for i in range(n_sent):
+        shortlist = sorted(range(n_sent), key=lambda j: -cos[i][j])[:k]
+        by_margin = sorted(shortlist, key=lambda j: -cos[i][j] / ((x_density[i] + y_density[j]) / 2))
+        for n in topk:
+            hits[n] += i in by_margin[:n]
+    return {n: 100.0 * hits[n] / n_sent for n in topk}
+
+
+def anisotropic_pairs(n: int = 150, dim: int = 24, noise: float = 0.8, seed: int = 1):
+    """Translations sharing a sentence vector; variances spread over two orders of magnitude, a common offset
+    (as mean-pooled BERT states have) and sentences of uneven spread, so neighbourhood densities differ."""
+    rng = np.random.default_rng(seed)
+    scales = np.geomspace(4, 0.05, dim)
+    base = rng.normal(size=(n, dim)) * scales * rng.uniform(0.3, 1.7, size=(n, 1)) + 3.0
+    return base + noise * rng.normal(size=(n, dim)) * scales, base + noise * rng.normal(size=(n, dim)) * scales
+
+
+def test_default_retrieval_is_lasers_forward_search():
+    src, tgt = anisotropic_pairs()
+    k, topk = 4, (1, 2, 4)
+    expected = laser_forward_search_by_hand(src, tgt, k, topk)
+    for backend in ("faiss", "numpy"):
+        assert R.margin_retrieval_accuracy(src, tgt, k=k, topk=topk, backend=backend) == expected
+    assert R.margin_retrieval_accuracy(src, tgt, k=k, topk=topk, candidates="knn") == expected
+    # Ranking every target finds translations that cosine ranks below the k-th: a different (higher) number.
+    everything = R.margin_retrieval_accuracy(src, tgt, k=k, topk=topk, candidates="all")
+    assert everything[1] != expected[1] and everything[4] != expected[4]
+    assert everything[4] - expected[4] >= 3  # 47.3 vs 43.3 percent on this input
 
 
 def test_faiss_and_numpy_agree_on_random_data_and_any_block_size():
     rng = np.random.default_rng(3)
     src = rng.normal(size=(300, 32)) + 0.5
     tgt = src + 1.5 * rng.normal(size=src.shape)
-    reference = R.margin_retrieval_accuracy(src, tgt, k=4, topk=(1, 5, 10), backend="numpy")
-    assert 0 < reference[1] < 100
-    for backend in ("faiss", "numpy"):
-        for block_size in (7, 300, 1024):
-            got = R.margin_retrieval_accuracy(src, tgt, k=4, topk=(1, 5, 10), backend=backend, block_size=block_size)
-            assert got == reference
+    for candidates, k in (("all", 4), ("knn", 10)):
+        options = {"k": k, "topk": (1, 5, 10), "candidates": candidates}
+        reference = R.margin_retrieval_accuracy(src, tgt, backend="numpy", **options)
+        assert 0 < reference[1] < 100
+        for backend in ("faiss", "numpy"):
+            for block_size in (7, 300, 1024):
+                got = R.margin_retrieval_accuracy(src, tgt, backend=backend, block_size=block_size, **options)
+                assert got == reference
     np.testing.assert_allclose(
         R.margin_scores(src, tgt, backend="faiss"), R.margin_scores(src, tgt, backend="numpy"), rtol=1e-5
     )
@@ -107,7 +153,9 @@ def test_faiss_and_numpy_agree_on_random_data_and_any_block_size():
 
 def test_sentences_that_cannot_be_told_apart_are_not_found():
     same = np.ones((10, 4))
-    assert R.margin_retrieval_accuracy(same, same) == {1: 0.0, 5: 0.0}
+    assert R.margin_retrieval_accuracy(same, same, candidates="all") == {1: 0.0, 5: 0.0}
+    # Among the k cosine-nearest (all tied) every candidate ties the gold, so it is never ahead at n < k.
+    assert R.margin_retrieval_accuracy(same, same, k=5, topk=(1, 4)) == {1: 0.0, 4: 0.0}
 
 
 @pytest.mark.parametrize(
@@ -120,9 +168,12 @@ def test_sentences_that_cannot_be_told_apart_are_not_found():
         (np.eye(5), np.eye(5), {"k": 0}, "k must be"),
         (np.eye(5), np.eye(5), {"topk": (0,)}, "topk"),
         (np.eye(5), np.eye(5), {"topk": ()}, "topk"),
-        (np.eye(5), np.eye(5), {"backend": "annoy"}, "backend"),
+        (np.eye(5), np.eye(5), {"backend": "annoy", "topk": (1,)}, "backend"),
+        (np.eye(5), np.eye(5), {"candidates": "best"}, "unknown candidates 'best'"),
+        (np.eye(6), np.eye(6), {"k": 4, "topk": (1, 5)}, r"accuracy@5 needs 5 candidates.*k=4"),
+        (np.eye(6), np.eye(6), {"k": 2, "topk": (2, 3)}, r"accuracy@3 .*k=2"),
         (np.vstack([np.eye(4), np.zeros(4)]), np.vstack([np.eye(4), np.ones(4)]), {}, "src row 4 is all zeros"),
-        (np.eye(5), -np.eye(5), {"k": 1}, "undefined"),
+        (np.eye(5), -np.eye(5), {"k": 1, "topk": (1,)}, "undefined"),
     ],
 )
 def test_bad_inputs_are_refused(src, tgt, kwargs, message):

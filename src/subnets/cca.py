@@ -11,9 +11,12 @@ are the singular values of ``Qx^T Qy``. This is the same quantity as the singula
 that negative eigenvalues give there. Directions with singular values at rounding level (constant features,
 more features than samples, duplicated features) are dropped, so rank-deficient inputs are handled exactly.
 
-Degenerate inputs get defined values: when either side has no variance at all there is nothing to correlate
-and every similarity here is 0.0. More features than samples is allowed; note that CCA then overfits (once
-both sides span all n - 1 centred dimensions every canonical correlation is 1), which is why SVCCA truncates.
+Undefined is not zero: when either side has no variance at all (every sample the same vector, as layer 0's
+[CLS] vector is for every sentence) there is nothing to correlate, and :func:`svcca` / :func:`pwcca` raise
+:class:`UndefinedCorrelationError` naming the constant side; the probe records NaN and says why
+(:func:`subnets.probes.cca_by_layer`). :func:`canonical_correlations` returns an empty array then. More
+features than samples is allowed; note that CCA then overfits (once both sides span all n - 1 centred
+dimensions every canonical correlation is 1), which is why SVCCA truncates.
 """
 
 from __future__ import annotations
@@ -49,6 +52,27 @@ def _centred_svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u[:, :rank], s[:rank]
 
 
+class UndefinedCorrelationError(ValueError):
+    """An input has no variance (a constant representation): its correlation with anything is undefined.
+
+    ``constant`` names the constant inputs ("x", "y" or both); ``measure`` is "SVCCA" or "PWCCA".
+    """
+
+    def __init__(self, constant: tuple[str, ...], measure: str):
+        self.constant, self.measure = constant, measure
+        verb = "is" if len(constant) == 1 else "are"
+        super().__init__(
+            f"{' and '.join(constant)} {verb} constant (every sample the same vector, no variance): "
+            f"{measure} is undefined"
+        )
+
+
+def _require_variance(qx: np.ndarray, qy: np.ndarray, measure: str) -> None:
+    constant = tuple(name for name, q in (("x", qx), ("y", qy)) if q.shape[1] == 0)
+    if constant:
+        raise UndefinedCorrelationError(constant, measure)
+
+
 def _correlations_of_bases(qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     if qx.shape[1] == 0 or qy.shape[1] == 0:
         return np.zeros(0)
@@ -78,16 +102,16 @@ def svcca(x: np.ndarray, y: np.ndarray, keep_variance: float = 0.99) -> float:
     """SVCCA (Raghu et al. 2017): mean canonical correlation after keeping, on each side separately, the
     fewest singular directions that explain ``keep_variance`` of its variance (squared singular values).
 
-    Invariant to orthogonal transformations and isotropic scaling of either side. 0.0 when either side has
-    no variance.
+    Invariant to orthogonal transformations and isotropic scaling of either side. Raises
+    :class:`UndefinedCorrelationError` when either side has no variance (undefined, not 0).
     """
     if not 0.0 < keep_variance <= 1.0:
         raise ValueError(f"keep_variance must lie in (0, 1], got {keep_variance}")
     x, y = _checked_pair(x, y)
     qx = _top_variance_directions(*_centred_svd(x), keep_variance)
     qy = _top_variance_directions(*_centred_svd(y), keep_variance)
-    correlations = _correlations_of_bases(qx, qy)
-    return float(correlations.mean()) if correlations.size else 0.0
+    _require_variance(qx, qy, "SVCCA")
+    return float(_correlations_of_bases(qx, qy).mean())
 
 
 def pwcca(x: np.ndarray, y: np.ndarray) -> float:
@@ -96,13 +120,13 @@ def pwcca(x: np.ndarray, y: np.ndarray) -> float:
     h_i is x's i-th canonical variate (unit norm, over the samples) and x_j its j-th feature (centred
     column), so a direction that accounts for more of x's features counts more. The weights always come
     from ``x`` (google/svcca switches to the other input in one branch, with a bug there), so pwcca(x, y)
-    and pwcca(y, x) may differ. 0.0 when either side has no variance.
+    and pwcca(y, x) may differ. Raises :class:`UndefinedCorrelationError` when either side has no variance
+    (undefined, not 0).
     """
     x, y = _checked_pair(x, y)
     qx, _ = _centred_svd(x)
     qy, _ = _centred_svd(y)
-    if qx.shape[1] == 0 or qy.shape[1] == 0:
-        return 0.0
+    _require_variance(qx, qy, "PWCCA")
     a, rho, _ = np.linalg.svd(qx.T @ qy, full_matrices=False)
     rho = np.clip(rho, 0.0, 1.0)
     variates = qx @ a  # orthonormal columns: x's canonical variates h_i, one per correlation

@@ -55,6 +55,27 @@ def _finish_with_shared_legend(fig, paths: Sequence[str | os.PathLike], ncol: in
     _finish(fig, paths, rect=(0, 0.06, 1, 1))
 
 
+# Up to this many layers every one gets a tick (BERT-base: 0..12); more get integer ticks chosen by matplotlib.
+MAX_LAYER_TICKS = 16
+
+
+def _layer_axis(ax, layers) -> None:
+    """An x axis of whole layers: a tick at each layer (or integer ticks only), spanning every layer in the
+    table even where the values are NaN (undefined: drawn as a gap), so a panel starting at layer 1 does not
+    get ticks 1.0, 1.5, 2.0."""
+    from matplotlib.ticker import MaxNLocator
+
+    layers = sorted({int(layer) for layer in layers})
+    if not layers:
+        return
+    if len(layers) <= MAX_LAYER_TICKS:
+        ax.set_xticks(layers, [str(layer) for layer in layers])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(layers[0] - 0.4, layers[-1] + 0.4)
+    ax.set_xlabel("layer")
+
+
 def _metric_label(name: str) -> str:
     return METRIC_LABELS.get(name, name)
 
@@ -108,7 +129,7 @@ def plot_overlap(
     title: str | None = None,
 ) -> None:
     """Fig. 3: Jaccard overlap per layer, one line per language pair, the same-language mean over seed pairs
-    (upper bound) and the random expectation. ``table`` is :func:`subnets.analysis.overlap_table` of one task.
+    (upper bound) and the random expectation. ``table`` is the overlap table (``overlap_table``) of one task.
     The "all" column (whole model) is left out of the x axis."""
     plt, sns = _pyplot()
     data = table[table["layer"] != "all"].sort_values("layer_index")
@@ -235,7 +256,8 @@ def plot_retrieval(
     topk: int = 1,
 ) -> None:
     """Fig. 7: zero-shot retrieval accuracy@``topk`` per layer; one panel per (direction, task), one line per
-    ticket language (mean over seeds), the dense model in black. ``table``: :func:`subnets.analysis.probe_frame`."""
+    ticket language (mean over seeds), the dense model in black. ``table``: :func:`subnets.analysis.probe_frame`.
+    A NaN accuracy (margin undefined at that layer) is a gap in the line, never a point at 0."""
     plt, sns = _pyplot()
     data = table[table["topk"] == topk].assign(direction=lambda f: f["src"] + " → " + f["tgt"])
     directions = list(dict.fromkeys(data["direction"]))
@@ -255,7 +277,7 @@ def plot_retrieval(
                             label=f"{lang} ticket")
             ax.plot(dense.index, dense.values, color="black", ls="--", lw=1.5, label="dense")
             ax.set_title(f"{task} tickets, {direction}")
-            ax.set_xlabel("layer")
+            _layer_axis(ax, data["layer"])
             ax.set_ylabel(f"accuracy@{topk} (%)")
             ax.set_ylim(0, 102)
     _finish_with_shared_legend(fig, paths, ncol=6)
@@ -268,7 +290,8 @@ def plot_cca(
     language_order: Sequence[str] | None = None,
 ) -> None:
     """Fig. 10: SVCCA (left) and PWCCA (right) between the reference language and each other language, per
-    layer; solid lines the dense model, dashed lines the probed tickets. ``table``: probe_frame of the CCA jobs."""
+    layer; solid lines the dense model, dashed lines the probed tickets. ``table``: probe_frame of the CCA jobs.
+    A NaN (undefined: constant [CLS] vectors, as at layer 0) is a gap in the line, never a point at 0."""
     plt, sns = _pyplot()
     langs = ordered(table["language"], language_order)
     palette = dict(zip(langs, sns.color_palette("tab10", n_colors=max(len(langs), 1))))
@@ -285,7 +308,7 @@ def plot_cca(
                     ax.plot(line["layer"], line[measure], marker="o", ms=3, ls=styles[subnetwork],
                             color=palette[lang], label=label)
         ax.set_title(f"{measure.upper()} with {reference}")
-        ax.set_xlabel("layer")
+        _layer_axis(ax, table["layer"])
         ax.set_ylabel(measure.upper())
         ax.set_ylim(0, 1.02)
     axes[1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")

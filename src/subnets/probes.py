@@ -15,8 +15,14 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from subnets.cca import pwcca, svcca
-from subnets.retrieval import UndefinedMarginError, embed_sentences, margin_retrieval_accuracy, masked_encoder
+from subnets.cca import UndefinedCorrelationError, pwcca, svcca
+from subnets.retrieval import (
+    UndefinedMarginError,
+    check_topk,
+    embed_sentences,
+    margin_retrieval_accuracy,
+    masked_encoder,
+)
 
 
 def load_masked_body(pretrained: str | os.PathLike, mask_path: str | os.PathLike | None = None):
@@ -40,17 +46,22 @@ def retrieval_by_layer(
     tokenizer,
     pairs: Mapping[tuple[str, str], tuple[Sequence[str], Sequence[str]]],
     *,
-    k: int = 4,
+    k: int = 5,
     topk: Sequence[int] = (1, 5),
+    candidates: str = "knn",
     include_special_tokens: bool = True,
     batch_size: int = 64,
     max_length: int = 128,
 ) -> pd.DataFrame:
     """Margin retrieval accuracy@n per layer, both directions, for each ``(src, tgt) -> (sentences, sentences)``.
 
-    Columns: src, tgt (the direction searched: src sentences look for their tgt translation), layer, topk,
-    accuracy (percent; NaN at a layer where the ratio margin is undefined, with a message on stderr).
+    ``k``, ``topk`` and ``candidates`` as in :func:`subnets.retrieval.margin_retrieval_accuracy` (default
+    LASER's forward search with the authors' k = 5); an n in ``topk`` above k with ``candidates="knn"`` is
+    refused before anything is encoded. Columns: src, tgt (the direction searched: src sentences look for
+    their tgt translation), layer, topk, accuracy (percent; NaN at a layer where the ratio margin is
+    undefined, with a message on stderr).
     """
+    check_topk(topk, k, candidates)
     rows = []
     for (src, tgt), (src_sentences, tgt_sentences) in pairs.items():
         if len(src_sentences) != len(tgt_sentences):
@@ -61,7 +72,7 @@ def retrieval_by_layer(
         for a, b in ((src, tgt), (tgt, src)):
             for layer in range(vectors[a].shape[0]):
                 try:
-                    accuracies = margin_retrieval_accuracy(vectors[a][layer], vectors[b][layer], k, topk)
+                    accuracies = margin_retrieval_accuracy(vectors[a][layer], vectors[b][layer], k, topk, candidates)
                 except UndefinedMarginError as undefined:
                     # One layer without a margin must not sink the whole probe: its cells are NaN, and said.
                     print(f"retrieval {a} -> {b}, layer {layer}: {undefined}; recorded as NaN", file=sys.stderr)
@@ -82,7 +93,11 @@ def cca_by_layer(
     max_length: int = 128,
 ) -> pd.DataFrame:
     """SVCCA and PWCCA between the [CLS] vectors of the reference language and of each other language, on
-    parallel sentences, per layer. Columns: reference, language, layer, svcca, pwcca, n_sentences."""
+    parallel sentences, per layer. Columns: reference, language, layer, svcca, pwcca, n_sentences.
+
+    Undefined is not zero: at a layer where either side's vectors are constant (layer 0's [CLS] vector is the
+    same embedding for every sentence) both measures are NaN, with the reason on stderr.
+    """
     ref_lang, ref_sentences = reference
     options = {"batch_size": batch_size, "max_length": max_length, "cls": True}
     ref_vectors = embed_sentences(model, tokenizer, ref_sentences, **options)
@@ -95,6 +110,23 @@ def cca_by_layer(
         vectors = embed_sentences(model, tokenizer, sentences, **options)
         for layer in range(vectors.shape[0]):
             x, y = ref_vectors[layer], vectors[layer]
-            rows.append({"reference": ref_lang, "language": lang, "layer": layer,
-                         "svcca": svcca(x, y, keep_variance), "pwcca": pwcca(x, y), "n_sentences": len(x)})  # fmt: skip
+            values = _correlations_or_nan(x, y, keep_variance, f"cca {ref_lang}-{lang} layer {layer}", (ref_lang, lang))
+            rows.append({"reference": ref_lang, "language": lang, "layer": layer, **values, "n_sentences": len(x)})
     return pd.DataFrame(rows, columns=["reference", "language", "layer", "svcca", "pwcca", "n_sentences"])
+
+
+def _correlations_or_nan(x, y, keep_variance: float, where: str, names: tuple[str, str]) -> dict[str, float]:
+    """{"svcca": ..., "pwcca": ...} of x and y, NaN where undefined, with one line on stderr saying why."""
+    values, undefined = {}, []
+    for column, measure in (("svcca", lambda: svcca(x, y, keep_variance)), ("pwcca", lambda: pwcca(x, y))):
+        try:
+            values[column] = measure()
+        except UndefinedCorrelationError as err:
+            values[column] = math.nan
+            undefined.append(err)
+    if undefined:
+        constant = " and ".join(dict(zip("xy", names))[side] for side in undefined[0].constant)
+        measures = " and ".join(err.measure for err in undefined)
+        print(f"{where}: the [CLS] vectors of {constant} are constant (the same for every sentence, no variance): "
+              f"{measures} undefined; recorded as NaN", file=sys.stderr)  # fmt: skip
+    return values

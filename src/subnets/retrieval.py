@@ -11,9 +11,18 @@ where N_k(x) are the k nearest neighbours of x among the OTHER language's senten
 neighbourhood densities penalises "hubs", vectors that are close to everything, which plain cosine
 nearest-neighbour search keeps retrieving.
 
-The neighbourhoods come from a faiss exact inner-product index (as in LASER); the margin of every (source,
-target) pair is then computed in row blocks, so every target is ranked (not only a shortlist) with memory
-bounded by ``block_size * n``. A brute-force numpy path (``backend="numpy"``) serves as a cross-check.
+Which targets compete (``candidates``):
+
+- ``"knn"`` (default): LASER's forward search (``mine_bitexts.py --mode search``, ``xsim.py``), which the
+  paper's authors used. Each source's candidates are its k cosine-nearest targets (the same kNN search that
+  gives the densities); they are re-ranked by margin. accuracy@n, n <= k, counts the sources whose
+  translation is among the n best candidates; a translation outside the k cosine-nearest is never found.
+- ``"all"``: every target is scored by margin for every source (row blocks of the full margin matrix, memory
+  bounded by ``block_size * n``). On anisotropic embeddings this finds translations that cosine ranks far
+  down, so it can score several points higher than LASER on the same vectors.
+
+The neighbourhoods come from a faiss exact inner-product index (as in LASER); a brute-force numpy path
+(``backend="numpy"``) serves as a cross-check.
 
 torch, transformers and faiss are imported where used: the workflow's small jobs import this module cheaply.
 """
@@ -32,6 +41,8 @@ if TYPE_CHECKING:
     import torch
 
 Backend = Literal["faiss", "numpy"]
+Candidates = Literal["knn", "all"]
+CANDIDATES = ("knn", "all")
 
 # Rows of the (source x target) margin matrix held at once; 1024 x 3003 float32 is 12 MB.
 DEFAULT_BLOCK_SIZE = 1024
@@ -67,6 +78,23 @@ def _validate(src: np.ndarray, tgt: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return _as_unit_rows(src, "src"), _as_unit_rows(tgt, "tgt")
 
 
+def check_topk(topk: Sequence[int], k: int, candidates: str = "knn") -> list[int]:
+    """``topk`` as a list, or a ValueError: an unknown ``candidates``, a bad n, or (for "knn") an n above k."""
+    if candidates not in CANDIDATES:
+        raise ValueError(f"unknown candidates {candidates!r}; use 'knn' (LASER's forward search) or 'all'")
+    ranks = list(topk)
+    if not ranks or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in ranks):
+        raise ValueError(f"topk must be a non-empty sequence of positive integers, got {topk!r}")
+    too_deep = [int(n) for n in ranks if n > k]
+    if candidates == "knn" and too_deep:
+        raise ValueError(
+            f"accuracy@{too_deep[0]} needs {too_deep[0]} candidates, but candidates='knn' (LASER's forward search) "
+            f"scores only the k={k} cosine-nearest targets of each source: use topk n <= k={k}, raise k to "
+            f"{max(too_deep)}, or rank every target with candidates='all'"
+        )
+    return ranks
+
+
 def _row_blocks(n: int, block_size: int):
     if block_size < 1:
         raise ValueError(f"block_size must be positive, got {block_size}")
@@ -74,25 +102,41 @@ def _row_blocks(n: int, block_size: int):
         yield slice(start, min(start + block_size, n))
 
 
-def neighbourhood_means(
+def nearest_neighbours(
     queries: np.ndarray, database: np.ndarray, k: int, backend: Backend = "faiss", block_size: int = DEFAULT_BLOCK_SIZE
-) -> np.ndarray:
-    """Mean cosine of each (unit-norm) query to its k nearest (unit-norm) database rows."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines (float32) and indices (int64) of each (unit-norm) query's k nearest (unit-norm) database rows,
+    nearest first, both of shape (n_queries, k). Among equal cosines the numpy path takes lower indices first;
+    faiss's choice among ties may differ."""
     if backend == "faiss":
         import faiss
 
         index = faiss.IndexFlatIP(database.shape[1])
         index.add(database)
-        similarities, _ = index.search(queries, k)
-        return similarities.mean(axis=1, dtype=np.float64).astype(np.float32)
+        similarities, indices = index.search(queries, k)
+        return similarities, indices.astype(np.int64, copy=False)
     if backend == "numpy":
-        means = np.empty(queries.shape[0], dtype=np.float32)
+        similarities = np.empty((queries.shape[0], k), dtype=np.float32)
+        indices = np.empty((queries.shape[0], k), dtype=np.int64)
         for rows in _row_blocks(queries.shape[0], block_size):
-            similarities = queries[rows] @ database.T
-            top = np.partition(similarities, similarities.shape[1] - k, axis=1)[:, -k:]
-            means[rows] = top.mean(axis=1, dtype=np.float64)
-        return means
+            block = queries[rows] @ database.T
+            order = np.argsort(-block, axis=1, kind="stable")[:, :k]
+            indices[rows] = order
+            similarities[rows] = np.take_along_axis(block, order, axis=1)
+        return similarities, indices
     raise ValueError(f"unknown backend {backend!r}; use 'faiss' or 'numpy'")
+
+
+def neighbourhood_means(
+    queries: np.ndarray, database: np.ndarray, k: int, backend: Backend = "faiss", block_size: int = DEFAULT_BLOCK_SIZE
+) -> np.ndarray:
+    """Mean cosine of each (unit-norm) query to its k nearest (unit-norm) database rows."""
+    similarities, _ = nearest_neighbours(queries, database, k, backend, block_size)
+    return _means(similarities)
+
+
+def _means(similarities: np.ndarray) -> np.ndarray:
+    return similarities.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
 def _margin_block(src_rows: np.ndarray, tgt: np.ndarray, src_means: np.ndarray, tgt_means: np.ndarray) -> np.ndarray:
@@ -104,8 +148,10 @@ class UndefinedMarginError(ValueError):
     """Some sentence's mean cosine to its k nearest neighbours is not positive: the ratio margin is undefined."""
 
 
-def _densities(src: np.ndarray, tgt: np.ndarray, k: int, backend: Backend, block_size: int):
-    src_means = neighbourhood_means(src, tgt, k, backend, block_size)  # N_k(x): x's neighbours among targets
+def _neighbourhoods(src: np.ndarray, tgt: np.ndarray, k: int, backend: Backend, block_size: int):
+    """(src's k nearest targets as (cosines, indices), src's densities, tgt's densities)."""
+    forward = nearest_neighbours(src, tgt, k, backend, block_size)  # N_k(x): x's neighbours among targets
+    src_means = _means(forward[0])
     tgt_means = neighbourhood_means(tgt, src, k, backend, block_size)  # N_k(y): y's neighbours among sources
     # A ratio with a non-positive denominator reverses or breaks the ranking. Mean-pooled states of real BERTs
     # are strongly anisotropic and never get near this; a layer of a small model can.
@@ -116,14 +162,38 @@ def _densities(src: np.ndarray, tgt: np.ndarray, k: int, backend: Backend, block
                 f"{name} row {bad[0]}: the mean cosine to its {k} nearest neighbours is {means[bad[0]]:.3g} <= 0; "
                 "the ratio margin is undefined there"
             )
-    return src_means, tgt_means
+    return forward, src_means, tgt_means
 
 
 def margin_scores(src: np.ndarray, tgt: np.ndarray, k: int = 4, backend: Backend = "faiss") -> np.ndarray:
     """The full (n_src, n_tgt) matrix of ratio-margin scores (O(n^2) memory: for inspection and tests)."""
     src, tgt = _validate(src, tgt, k)
-    src_means, tgt_means = _densities(src, tgt, k, backend, DEFAULT_BLOCK_SIZE)
+    _, src_means, tgt_means = _neighbourhoods(src, tgt, k, backend, DEFAULT_BLOCK_SIZE)
     return _margin_block(src, tgt, src_means, tgt_means)
+
+
+def _ahead_of_gold_among_all(src, tgt, src_means, tgt_means, block_size: int) -> np.ndarray:
+    """Per source: how many targets other than the gold score a margin >= the gold's (every target ranked)."""
+    n = src.shape[0]
+    ahead = np.empty(n, dtype=np.int64)
+    for rows in _row_blocks(n, block_size):
+        scores = _margin_block(src[rows], tgt, src_means[rows], tgt_means)
+        gold = scores[np.arange(scores.shape[0]), np.arange(rows.start, rows.stop)]
+        ahead[rows] = np.count_nonzero(scores >= gold[:, None], axis=1) - 1
+    return ahead
+
+
+def _ahead_of_gold_among_knn(forward, src_means, tgt_means) -> np.ndarray:
+    """Per source: how many of its k cosine-nearest targets other than the gold score a margin >= the gold's;
+    k (never found) when the gold is not among them. LASER rescores exactly these candidates."""
+    cosines, indices = forward
+    n, k = indices.shape
+    margins = cosines / ((src_means[:, None] + tgt_means[indices]) / 2)
+    is_gold = indices == np.arange(n)[:, None]
+    has_gold = is_gold.any(axis=1)
+    gold = margins[np.arange(n), is_gold.argmax(axis=1)]
+    ahead = np.count_nonzero(margins >= gold[:, None], axis=1) - 1
+    return np.where(has_gold, ahead, k)
 
 
 def margin_retrieval_accuracy(
@@ -131,6 +201,7 @@ def margin_retrieval_accuracy(
     tgt: np.ndarray,
     k: int = 4,
     topk: Sequence[int] = (1, 5),
+    candidates: Candidates = "knn",
     *,
     backend: Backend = "faiss",
     block_size: int = DEFAULT_BLOCK_SIZE,
@@ -138,24 +209,23 @@ def margin_retrieval_accuracy(
     """Percent (0-100) of sources whose translation ``tgt[i]`` is among their ``n`` best targets by margin.
 
     ``src[i]`` and ``tgt[i]`` are translations of each other (float arrays, one row per sentence). Rows are
-    L2-normalised in float32; ``k`` is the neighbourhood size of the margin (LASER's default 4). Every target
-    is scored for every source. A target whose margin equals the gold's counts as ranked ahead of it, so a
-    representation that cannot tell sentences apart (all rows equal) scores 0, not 100.
+    L2-normalised in float32; ``k`` is the neighbourhood size of the margin (LASER's default 4; the paper's
+    authors used 5). ``candidates="knn"`` (default) is LASER's forward search: only each source's k
+    cosine-nearest targets are ranked by margin, so every n in ``topk`` must be <= k (else a ValueError
+    names n and k; nothing is clipped). ``candidates="all"`` ranks every target by margin (any n).
+    A candidate whose margin equals the gold's counts as ranked ahead of it, so a representation that cannot
+    tell sentences apart (all rows equal) scores 0 at every n < k, not 100; which of several targets tied in
+    cosine enter the k-nearest is faiss's choice (the lower index), as in LASER.
     Returns ``{n: accuracy@n for n in topk}``.
     """
-    ranks_needed = list(topk)
-    if not ranks_needed or any(
-        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in ranks_needed
-    ):
-        raise ValueError(f"topk must be a non-empty sequence of positive integers, got {topk!r}")
     src, tgt = _validate(src, tgt, k)
-    src_means, tgt_means = _densities(src, tgt, k, backend, block_size)
+    ranks_needed = check_topk(topk, k, candidates)
+    forward, src_means, tgt_means = _neighbourhoods(src, tgt, k, backend, block_size)
+    if candidates == "knn":
+        ahead = _ahead_of_gold_among_knn(forward, src_means, tgt_means)
+    else:
+        ahead = _ahead_of_gold_among_all(src, tgt, src_means, tgt_means, block_size)
     n = src.shape[0]
-    ahead = np.empty(n, dtype=np.int64)  # targets scored at least as high as the gold, the gold excluded
-    for rows in _row_blocks(n, block_size):
-        scores = _margin_block(src[rows], tgt, src_means[rows], tgt_means)
-        gold = scores[np.arange(scores.shape[0]), np.arange(rows.start, rows.stop)]
-        ahead[rows] = np.count_nonzero(scores >= gold[:, None], axis=1) - 1
     return {int(r): 100.0 * int(np.count_nonzero(ahead < r)) / n for r in ranks_needed}
 
 
