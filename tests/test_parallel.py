@@ -8,6 +8,8 @@
   writes the state; a two-process rerun continues from the state and ends where the one-process run ends
   (MLM: the collator's masking draws must be those of one process). Both runs and the rerun share one launch
   (starting processes is most of the time), so the rerun continues in the same processes;
+- the dependency is one-way: the launcher imports the trainer, and nothing the trainer imports, even lazily inside
+  a function, imports the launcher;
 - the launcher run from a script: the script is not run again in the children, an exception in the children
   is raised in the parent, children that stop on a signal make the job exit with their code (143), and a
   SIGTERM to the parent reaches the children and ends the job with 143.
@@ -17,6 +19,9 @@ The tiny BERT has no dropout here: with dropout each process draws its own (see 
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import json
 import os
 import pickle
@@ -28,6 +33,7 @@ import sys
 import textwrap
 import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -85,6 +91,38 @@ def test_share_weights_make_the_average_gradient_the_global_mean():
     assert batch_share({"labels": torch.tensor([2])}, 0, 2)[1] == 2.0
     # Nothing to score in the whole batch: weight 1 everywhere, and a NaN loss, as in one process.
     assert batch_share({"labels": torch.full((3, 2), -100)}, 1, 2)[1] == 1.0
+
+
+def _imported_modules(module: str) -> set[str]:
+    """Every module that ``module``'s source imports, at the top or inside a function (``from a import b``: both
+    ``a`` and ``a.b``)."""
+    tree = ast.parse(Path(importlib.import_module(module).__file__).read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_trainer_never_imports_the_launcher():
+    assert "subnets.training" in _imported_modules("subnets.parallel")
+    seen, todo = set(), ["subnets.training"]
+    while todo:  # the trainer and every subnets module it imports, transitively
+        module = todo.pop()
+        seen.add(module)
+        imported = {name for name in _imported_modules(module) if name.startswith("subnets.")}
+        assert "subnets.parallel" not in imported, module
+        todo.extend(name for name in imported - seen if _is_module(name))
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, AttributeError):  # a class or function of a module (``from a import B``)
+        return False
 
 
 def _assert_close_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:

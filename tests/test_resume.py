@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import signal
@@ -23,7 +24,7 @@ import datasets
 import pytest
 import torch
 
-from subnets import resume
+from subnets import masks, resume
 from subnets.imp import run_imp_round
 from subnets.tasks import get_task
 from subnets.theta0 import build_task_model
@@ -79,10 +80,25 @@ def _sigterm_after(trainer: MaskedTrainer, steps: int) -> None:
     trainer._train_step = step
 
 
+def _stop_at(model_dir, task, tokenizer, data, state_dir, steps: int, **kwargs) -> Preempted:
+    """Train with ``state_dir`` until a SIGTERM during step ``steps`` stops the run; return the stop."""
+    interrupted = _trainer(model_dir, task, tokenizer, data, state_dir, **kwargs)
+    _sigterm_after(interrupted, steps)
+    with pytest.raises(Preempted) as stopped:
+        interrupted.train()
+    return stopped.value
+
+
 def _assert_same_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def _assert_same_result(result, reference) -> None:
+    assert result.summary() == reference.summary()
+    _assert_same_states(result.peak_state, reference.peak_state)
+    _assert_same_states(result.final_state, reference.final_state)
 
 
 @pytest.mark.parametrize("data_fixture", ["ner_data", "mlm_data"])
@@ -91,32 +107,75 @@ def test_sigterm_saves_and_a_new_trainer_continues_bit_for_bit(request, tiny_ber
     reference = _trainer(tiny_bert_dir, task, tokenizer, data).train()
 
     state_dir = tmp_path / "resume"
-    interrupted = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir)
-    _sigterm_after(interrupted, 9)  # mid-epoch, after a periodic save at step 5 and an evaluation at step 8
-    with pytest.raises(Preempted) as stopped:
-        interrupted.train()
-    assert stopped.value.code == 128 + signal.SIGTERM
+    # Mid-epoch, after a periodic save at step 5 and an evaluation at step 8.
+    stopped = _stop_at(tiny_bert_dir, task, tokenizer, data, state_dir, 9)
+    assert stopped.code == 128 + signal.SIGTERM
     assert resume.load_state(state_dir)[1]["step"] == 9
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone once training stops
 
     resumed = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir).train()
     assert resumed.resumed_from_step == 9
-    assert resumed.summary() == reference.summary()
-    _assert_same_states(resumed.peak_state, reference.peak_state)
-    _assert_same_states(resumed.final_state, reference.final_state)
+    _assert_same_result(resumed, reference)
     assert not state_dir.exists()
 
 
 def test_a_state_of_another_run_is_not_continued(tiny_bert_dir, tmp_path, ner_data):
     task, tokenizer, data = ner_data
     state_dir = tmp_path / "resume"
-    interrupted = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir)
-    _sigterm_after(interrupted, 7)
-    with pytest.raises(Preempted):
-        interrupted.train()
+    _stop_at(tiny_bert_dir, task, tokenizer, data, state_dir, 7)
     other = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir, learning_rate=5e-4)
     assert other.train().resumed_from_step == 0
     assert not state_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def ner_reference(tiny_bert_dir, ner_data):
+    """An uninterrupted NER run without a state directory."""
+    task, tokenizer, data = ner_data
+    return _trainer(tiny_bert_dir, task, tokenizer, data).train()
+
+
+@pytest.mark.parametrize("garbage", [bytes(range(256)) * 64, b""], ids=["garbage", "empty"])
+def test_an_unreadable_state_is_set_aside_and_the_run_starts_afresh(
+    tiny_bert_dir, tmp_path, ner_data, ner_reference, capsys, garbage
+):
+    task, tokenizer, data = ner_data
+    state_dir = tmp_path / "round" / "resume"
+    state_dir.mkdir(parents=True)
+    state_file = resume.state_path(state_dir)
+    state_file.write_bytes(garbage)  # the first 8 bytes give a header length of 2**58: "header too large"
+
+    result = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir).train()
+    assert result.resumed_from_step == 0
+    _assert_same_result(result, ner_reference)
+    assert not state_dir.exists()
+    aside = list(state_dir.parent.glob("resume.state.safetensors.corrupt-*"))  # kept, outside the removed dir
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage
+    warning = capsys.readouterr().err
+    assert f"cannot read the resume state {state_file}" in warning and str(aside[0]) in warning
+
+
+def test_a_resumed_run_keeps_the_model_order_and_writes_the_same_mask(
+    tiny_bert_dir, tmp_path, ner_data, ner_reference
+):
+    task, tokenizer, data = ner_data
+    state_dir = tmp_path / "resume"
+    _stop_at(tiny_bert_dir, task, tokenizer, data, state_dir, 9)
+    resumed = _trainer(tiny_bert_dir, task, tokenizer, data, state_dir).train()
+    assert resumed.resumed_from_step == 9
+    _assert_same_result(resumed, ner_reference)
+    assert resumed.peak_step < resumed.resumed_from_step  # the peak weights came back from the state file
+
+    order = list(build_task_model(str(tiny_bert_dir), task, seed=0).state_dict())
+    assert list(resumed.peak_state) == order
+    assert list(resumed.final_state) == order
+    digests = []
+    for name, result in (("uninterrupted", ner_reference), ("resumed", resumed)):
+        next_mask = masks.magnitude_prune(masks.prunable_parameters(result.peak_state, "bert"), None, 0.1)
+        path = tmp_path / f"{name}.safetensors"
+        masks.save_mask(path, next_mask, {"task": "ner"})
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
 
 
 # An IMP round in a process of its own. Each step is slowed down (a sleep after each step changes no number) so

@@ -22,12 +22,13 @@ Why this launcher rather than the alternatives:
 What makes N processes train exactly what one process trains (beyond the order of floating-point sums):
 every rank collates the whole global batch of ``config.batch_size`` rows in the order of
 :class:`subnets.training.EpochBatches` (so the collator's random draws, MLM masking, are the same on every rank
-and the same as in one process) and trains on its contiguous share of the rows (:func:`batch_share`), its loss
-weighted so that DDP's average of the gradients equals the gradient of the global batch's mean loss. The mask
-is applied on every rank, and gradients are masked after DDP's all-reduce. Rank 0 alone evaluates (on the whole
-evaluation set, so the metric is the one-process metric), keeps the peak, writes the resume state and returns
-the result. Dropout is the exception: each rank draws its dropout from a stream of its own (derived from seed,
-step and rank), so with dropout > 0 an N-process run is a run as good as, but not equal to, a one-process run.
+and the same as in one process) and trains on its contiguous share of the rows
+(:func:`subnets.sharding.batch_share`), its loss weighted so that DDP's average of the gradients equals the
+gradient of the global batch's mean loss. The mask is applied on every rank, and gradients are masked after
+DDP's all-reduce. Rank 0 alone evaluates (on the whole evaluation set, so the metric is the one-process metric),
+keeps the peak, writes the resume state and returns the result. Dropout is the exception: each rank draws its
+dropout from a stream of its own (derived from seed, step and rank), so with dropout > 0 an N-process run is a
+run as good as, but not equal to, a one-process run.
 
 Resume and signals: every rank restores the same resume state. At each step boundary the ranks agree (an
 all-reduce of the largest signal number received) whether to stop, so a SIGTERM that reaches one process, or
@@ -46,11 +47,14 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import traceback
 from multiprocessing import connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from subnets.sharding import batch_share, share_bounds  # noqa: F401 (this module's public names too)
+from subnets.signals import sigterms_caught
+from subnets.training import MaskedTrainer, Preempted
 
 if TYPE_CHECKING:
     import datasets
@@ -61,41 +65,6 @@ if TYPE_CHECKING:
 
 _RESULT = "result.pickle"
 _ERROR = "error-{rank}.pickle"
-
-
-def share_bounds(rows: int, rank: int, world_size: int) -> tuple[int, int]:
-    """Rows ``[start, stop)`` of a batch of ``rows`` that process ``rank`` of ``world_size`` trains on: contiguous
-    shares in rank order, the first ``rows % world_size`` one row longer. Empty when ``rows < world_size``."""
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is not one of {world_size} processes")
-    base, extra = divmod(rows, world_size)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (rank < extra)
-
-
-def batch_share(
-    batch: dict[str, "torch.Tensor"], rank: int, world_size: int
-) -> tuple[dict[str, "torch.Tensor"], float]:
-    """This rank's rows of a collated global ``batch``, and the weight of its loss.
-
-    A model's loss is the mean over the label entries that are not -100 (tokens, or rows for a sequence
-    label). With ``n`` of them in the share and ``total`` in the batch, ``weight = n * world_size / total``:
-    DDP averages the gradients of ``weight * loss`` over the ranks, which gives the gradient of the global
-    batch's mean loss. A share with nothing to score while the batch has something (fewer rows than processes,
-    or no label entry in its rows) gets weight 0; it is then one row of the batch, still run forward and
-    backward so that every rank takes part in DDP's all-reduce. A batch with nothing to score at all keeps
-    weight 1, and its loss is NaN in every process, as it is in one.
-    """
-    labels = batch["labels"]
-    start, stop = share_bounds(len(labels), rank, world_size)
-    total = int((labels != -100).sum())
-    scored = int((labels[start:stop] != -100).sum())
-    if stop == start or (total and not scored):
-        start, stop = 0, 1
-    share = {key: value[start:stop] for key, value in batch.items()}
-    if not total:
-        return share, 1.0
-    return share, scored * world_size / total
 
 
 # ------------------------------------------------------------------------------------------- the launcher
@@ -130,22 +99,14 @@ def _main_hidden() -> Iterator[None]:
 def _forwarded_sigterm(processes: list) -> Iterator[list[int]]:
     """While the children run, a SIGTERM to the parent (a scheduler stopping the job) goes on to each child,
     which saves its state at the next step; the parent then exits as they do. Main thread only."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
 
-    def forward(signum, frame):
-        received.append(signum)
+    def forward(signum: int) -> None:
         for process in processes:
             if process.pid is not None and process.exitcode is None:
                 os.kill(process.pid, signum)
 
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
+    with sigterms_caught(forward) as received:
         yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _die_with_parent() -> None:
@@ -293,8 +254,6 @@ def _outcome(children: list, ended: list[int], outbox: Path, received: list[int]
             raise error
     stopped = [code for code in codes if code is not None and code > 128]
     if stopped or received:
-        from subnets.training import Preempted
-
         raise Preempted(stopped[0] if stopped else 128 + received[0])
     failed = next(rank for rank in ended if codes[rank] != 0)
     raise ChildProcessError(
@@ -308,8 +267,6 @@ def _outcome(children: list, ended: list[int], outbox: Path, received: list[int]
 
 def _train_rank(build_model: Callable[[], Any], *args, **kwargs) -> "TrainResult | None":
     """One rank: build theta0 here (each rank its own copy) and train it; rank 0 returns the result."""
-    from subnets.training import MaskedTrainer
-
     return MaskedTrainer(build_model(), *args, **kwargs).train()
 
 

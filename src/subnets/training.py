@@ -16,26 +16,28 @@ order is a function of (seed, epoch) alone, and why nothing else draws from the 
 
 The same trainer runs in each process of a data-parallel run (several GPUs, :mod:`subnets.parallel` starts the
 processes): accelerate wraps the model in DDP, every process collates the whole global batch and trains on its
-share of the rows (:func:`subnets.parallel.batch_share`), the main process alone evaluates, keeps the peak and
+share of the rows (:func:`subnets.sharding.batch_share`), the main process alone evaluates, keeps the peak and
 writes the resume state, and a SIGTERM stops every process at the same step.
+
+The trainer's helpers each have one job elsewhere: :mod:`subnets.resume` packs and restores the state,
+:mod:`subnets.signals` catches SIGTERM, :mod:`subnets.sharding` cuts a batch into shares. This module imports none
+that imports it back (:mod:`subnets.parallel` imports this one, never the reverse).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
-import signal
 import struct
 import sys
-import threading
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from subnets import resume
+from subnets import resume, signals
+from subnets.sharding import batch_share
 
 if TYPE_CHECKING:
     import datasets
@@ -152,7 +154,7 @@ class EpochBatches:
     without replaying (and collating) the ones already consumed.
 
     In a data-parallel run every process iterates the same global batches; each trains on its share of the
-    collated rows (:func:`subnets.parallel.batch_share`). Sharding after collation rather than here keeps the
+    collated rows (:func:`subnets.sharding.batch_share`). Sharding after collation rather than here keeps the
     collator's random draws (MLM masking) those of one process collating the whole batch.
     """
 
@@ -253,31 +255,16 @@ def evaluate(model, eval_loader, task, accelerator) -> float:
     return float(metric.compute())
 
 
-@dataclass
-class _Progress:
-    """Where a run stands after ``step`` optimizer steps: what a resume state holds besides the model."""
-
-    step: int = 0
-    curve: list[dict[str, float]] = field(default_factory=list)
-    peak_metric: float | None = None
-    peak_step: int = 0
-    peak_state: dict[str, "torch.Tensor"] | None = None
-
-
-@contextlib.contextmanager
-def _stop_requests(enabled: bool) -> Iterator[list[int]]:
-    """Collect SIGTERMs while training instead of dying at once: the loop saves its state at the next step
-    boundary. Only ``enabled`` when there is a state to save; signal handlers can only be installed from the main
-    thread, so elsewhere SIGTERM keeps its default."""
-    received: list[int] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _mask_factors(model, mask: dict[str, "torch.Tensor"] | None, description: str) -> tuple[list, list]:
+    """The parameters of ``model`` that ``mask`` names, in name order, and their masks as factors of their dtype
+    and device: multiplying by one is the cheapest in-place zeroing (one fused kernel for all)."""
+    named = dict(model.named_parameters())
+    mask = mask or {}
+    unknown = sorted(set(mask) - set(named))
+    if unknown:
+        raise ValueError(f"{description}: the mask names a parameter the model does not have: {unknown[0]}")
+    names = sorted(mask)
+    return [named[n] for n in names], [mask[n].to(device=named[n].device, dtype=named[n].dtype) for n in names]
 
 
 class MaskedTrainer:
@@ -289,7 +276,8 @@ class MaskedTrainer:
 
     ``state_dir`` (owned by the trainer, deleted when the run finishes) keeps a resume state, written every
     ``save_every`` steps and on SIGTERM; a state found there at the start is continued from when it belongs to
-    the same run (same hyperparameters, starting weights and data), and discarded otherwise.
+    the same run (same hyperparameters, starting weights and data), discarded when it belongs to another, and set
+    aside with a warning when it cannot be read (:func:`subnets.resume.restore`).
 
     In a process of a data-parallel run (``RANK``/``WORLD_SIZE`` set, see :mod:`subnets.parallel`) the trainer
     trains its share of each batch under DDP; only the main process evaluates and writes, and :meth:`train`
@@ -344,17 +332,12 @@ class MaskedTrainer:
         self.eval_loader = _OnDevice(eval_loader, self.accelerator.device)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
-        named = dict(self.accelerator.unwrap_model(self.model).named_parameters())
-        mask = mask or {}
-        unknown = sorted(set(mask) - set(named))
-        if unknown:
-            raise ValueError(f"{description}: the mask names a parameter the model does not have: {unknown[0]}")
-        names = sorted(mask)
-        self.masked_params = [named[n] for n in names]
-        # Multiplying by a mask of the parameter's dtype is the cheapest in-place zeroing (one fused kernel).
-        self.mask_factors = [mask[n].to(device=named[n].device, dtype=named[n].dtype) for n in names]
+        self.masked_params, self.mask_factors = _mask_factors(self.accelerator.unwrap_model(self.model), mask,
+                                                              description)  # fmt: skip
         self._apply_mask()
-        self.run_key = self._run_key(train_set, eval_set) if self.state_dir is not None else None
+        self.run_key = None
+        if self.state_dir is not None:
+            self.run_key = resume.run_key(config.to_dict(), self.cpu_state(), (train_set, eval_set))
 
     def _apply_mask(self) -> None:
         import torch
@@ -374,58 +357,18 @@ class MaskedTrainer:
         state = self.accelerator.unwrap_model(self.model).state_dict()
         return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
-    def _run_key(self, train_set, eval_set) -> str:
-        """What a resume state must match to be continued: hyperparameters, starting weights (theta0 * mask)
-        and data. A stale state left by a run with other inputs is then never continued by mistake."""
-        from subnets.theta0 import fingerprint
-
-        parts = {
-            "config": self.config.to_dict(),
-            "theta0_times_mask": fingerprint(self.cpu_state()),
-            "data": [[getattr(d, "_fingerprint", None), len(d)] for d in (train_set, eval_set)],
-        }
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-    def _save_state(self, progress: _Progress) -> None:
-        optimizer_tensors, optimizer_rest = resume.optimizer_parts(self.optimizer.state_dict())
-        rng_tensors, rng_rest = resume.rng_parts()
-        tensors = {"model": self.cpu_state(), "optimizer": optimizer_tensors, "rng": rng_tensors}
-        if progress.peak_state is not None:
-            tensors["peak"] = progress.peak_state
-        info = {
-            "run_key": self.run_key,
-            "step": progress.step,
-            "eval_curve": progress.curve,
-            "peak_metric": progress.peak_metric,
-            "peak_step": progress.peak_step,
-            "optimizer": optimizer_rest,
-            "scheduler": self.scheduler.state_dict(),
-            "rng": rng_rest,
-        }
-        resume.save_state(self.state_dir, tensors, info)
-
-    def _restore_state(self) -> _Progress:
+    def _restore(self) -> resume.Progress:
         """The progress of the saved run, with model, optimizer, scheduler and RNGs put back; a fresh start when
-        there is no state, or one of another run."""
-        saved = resume.load_state(self.state_dir) if self.state_dir is not None else None
-        if self.state_dir is not None:
-            self.accelerator.wait_for_everyone()  # every process has read the state before one may delete it
-        if saved is None:
-            return _Progress()
-        tensors, info = saved
-        where = resume.state_path(self.state_dir)
-        if info["run_key"] != self.run_key:
-            if self.is_main:
-                print(f"{self.description}: {where} belongs to another run; starting afresh", file=sys.stderr)
-                resume.remove_state(self.state_dir)
-            return _Progress()
-        self.accelerator.unwrap_model(self.model).load_state_dict(tensors["model"])
-        self.optimizer.load_state_dict(resume.optimizer_state_dict(tensors.get("optimizer", {}), info["optimizer"]))
-        self.scheduler.load_state_dict(info["scheduler"])
-        resume.restore_rng(tensors["rng"], info["rng"])
-        if self.is_main:
-            print(f"{self.description}: resuming at step {info['step']} from {where}", file=sys.stderr)
-        return _Progress(info["step"], info["eval_curve"], info["peak_metric"], info["peak_step"], tensors.get("peak"))
+        there is no state dir, no state, one of another run or one that cannot be read."""
+        if self.state_dir is None:
+            return resume.Progress()
+        return resume.restore(
+            self.state_dir, self.run_key, self.accelerator.unwrap_model(self.model), self.optimizer, self.scheduler,
+            description=self.description, is_main=self.is_main, barrier=self.accelerator.wait_for_everyone,
+        )  # fmt: skip
+
+    def _save(self, progress: resume.Progress) -> None:
+        resume.save(self.state_dir, self.run_key, progress, self.cpu_state(), self.optimizer, self.scheduler)
 
     def _train_step(self, batch, step: int) -> "torch.Tensor":
         import torch
@@ -433,8 +376,6 @@ class MaskedTrainer:
 
         weight = 1.0
         if self.world_size > 1:
-            from subnets.parallel import batch_share
-
             batch, weight = batch_share(batch, self.rank, self.world_size)
         with self._dropout_stream(step):
             outputs = self.model(**send_to_device(batch, self.accelerator.device))
@@ -475,7 +416,7 @@ class MaskedTrainer:
                 torch.cuda.manual_seed(seed)
             yield
 
-    def _evaluate(self, progress: _Progress) -> float:
+    def _evaluate(self, progress: resume.Progress) -> float:
         """Evaluate now, append to the curve and keep the weights when this is the best evaluation so far."""
         task = self.task
         # Unwrapped: DDP's forward would wait for the other processes, which do not evaluate.
@@ -492,26 +433,25 @@ class MaskedTrainer:
             progress.peak_metric, progress.peak_step, progress.peak_state = value, progress.step, self.cpu_state()
         return value
 
-    def _stop_signal(self, received: list[int]) -> int:
-        """The signal to stop on at this step boundary (0: none). In a data-parallel run the largest any process
-        received, so that all stop at the same step, whichever got the signal."""
-        import torch
-
-        signum = received[0] if received else 0
-        if self.world_size == 1 or self.state_dir is None:
-            return signum
-        agreed = torch.tensor([signum], device=self.accelerator.device)
-        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MAX)
-        return int(agreed.item())
-
-    def _stop(self, progress: _Progress, signum: int) -> None:
+    def _stop(self, progress: resume.Progress, signum: int) -> None:
+        """Save the state (the main process), wait until every process is here, and exit with 128 + signum."""
         if self.is_main:
-            self._save_state(progress)
+            self._save(progress)
             where = resume.state_path(self.state_dir)
             print(f"{self.description}: signal {signum} at step {progress.step}; state saved to {where}",
                   file=sys.stderr)  # fmt: skip
         self.accelerator.wait_for_everyone()
         raise Preempted(128 + signum)
+
+    def _batches_from(self, step: int) -> Iterator[dict[str, "torch.Tensor"]]:
+        """The training batches from optimizer step ``step`` on, across epoch boundaries, without end: the rest
+        of that step's epoch, then whole epochs. Each batch is collated only when it is asked for, so the
+        collator's RNG draws stay inside the step that trains on it."""
+        epoch, first = divmod(step, len(self.batches))
+        while True:
+            self.batches.set_position(epoch, first)
+            yield from self.train_loader
+            epoch, first = epoch + 1, 0
 
     def train(self) -> TrainResult | None:
         """Run every step, evaluating every ``eval_every`` steps and at the end; return the curve and peak (None
@@ -519,35 +459,41 @@ class MaskedTrainer:
         from tqdm.auto import tqdm
 
         config, total, main = self.config, self.total_steps, self.is_main
-        progress = self._restore_state()
+        saving = self.state_dir is not None
+        # A resumed run starts where the saved one stopped: same weights, optimizer, scheduler, RNGs and curve.
+        progress = self._restore()
         resumed_from = progress.step
         self.model.train()
-        bar = tqdm(
-            total=total, initial=progress.step, desc=self.description, file=sys.stderr,
-            disable=not (self.progress and main),
-        )  # fmt: skip
-        with _stop_requests(self.state_dir is not None) as stop_signals:
-            while progress.step < total:
-                self.batches.set_position(*divmod(progress.step, len(self.batches)))
-                for batch in self.train_loader:
-                    loss = self._train_step(batch, progress.step)
-                    progress.step += 1
-                    bar.update(1)
-                    if main and (progress.step % config.eval_every == 0 or progress.step == total):
-                        value = self._evaluate(progress)
-                        bar.set_postfix(loss=f"{loss.item():.3f}", **{self.task.metric_name: f"{value:.3f}"})
-                    if progress.step == total:
-                        break
-                    if signum := self._stop_signal(stop_signals):
-                        self._stop(progress, signum)
-                    if main and self.state_dir is not None and progress.step % self.save_every == 0:
-                        self._save_state(progress)
-        bar.close()
+        bar = tqdm(total=total, initial=progress.step, desc=self.description, file=sys.stderr,
+                   disable=not (self.progress and main))  # fmt: skip
+        # SIGTERMs are only caught when there is a state to save; with one, the run stops at a step boundary.
+        device = self.accelerator.device
+        with signals.stop_requests(saving, self.world_size, device) as pending_stop, bar:
+            # zip stops at the last step before asking for another batch: no collation after it.
+            for step, batch in zip(range(progress.step, total), self._batches_from(progress.step)):
+                loss = self._train_step(batch, step)
+                progress.step = step + 1
+                bar.update(1)
+                # The main process alone evaluates (on the whole evaluation set) and keeps the peak.
+                if main and (progress.step % config.eval_every == 0 or progress.step == total):
+                    value = self._evaluate(progress)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", **{self.task.metric_name: f"{value:.3f}"})
+                # After the last step there is nothing to save: the state is removed below.
+                if progress.step == total:
+                    break
+                # Every process asks at every boundary (a collective in a data-parallel run): all stop together.
+                if signum := pending_stop():
+                    self._stop(progress, signum)
+                if main and saving and progress.step % self.save_every == 0:
+                    self._save(progress)
         if not main:
             return None
-        if self.state_dir is not None:
+        if saving:
             resume.remove_state(self.state_dir)
+        return self._result(progress, resumed_from)
 
+    def _result(self, progress: resume.Progress, resumed_from: int) -> TrainResult:
+        total = self.total_steps
         return TrainResult(
             metric_name=self.task.metric_name,
             higher_is_better=self.task.higher_is_better,
