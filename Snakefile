@@ -24,22 +24,18 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-
-
-check_config()
+include: "workflow/rules/targets.smk"
 
 
 wildcard_constraints:
-    task="|".join(TASKS) or "(?!)",
+    task="|".join(TASKS),
     lang="[^/]+",
     seed=r"\d+",
     sparsity=r"\d+",
     source="[^/]+",
-    ticket_task="|".join(TASKS) or "(?!)",
-    start=r"\d+",
     mixture="[^/]+",
     kind="retrieval|cca",
-    method="lt_sft|fish",
+    method="|".join(N.MASK_METHODS),
     subnetwork=r"dense|[^/]+/[^/]+/seed\d+-sparsity\d+",
 
 

@@ -40,7 +40,7 @@ def _run_variant(variant: str, size: str, steps: int, threads: int, seed: int = 
 
     from subnets import masks
     from subnets.tasks import get_task
-    from subnets.testing import wordpiece_tokenizer
+    from subnets.toy.tokenizer import wordpiece_tokenizer
     from subnets.training import MaskedTrainer, TrainingConfig
 
     torch.set_num_threads(threads)

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from subnets.testing import save_tiny_bert
+from tiny_models import save_tiny_bert
 
 # The test models are tiny: a second thread buys little, and on a busy 2-core machine OpenMP's spinning
 # threads can make every matrix product several times slower.

@@ -10,10 +10,7 @@ from subnets import analysis
 pytest.importorskip("seaborn")
 from subnets import plots
 
-try:  # the overlap tables are moving from subnets.analysis to subnets.overlap
-    from subnets.overlap import overlap_table
-except ImportError:
-    overlap_table = analysis.overlap_table
+from subnets.overlap import overlap_table
 
 
 def _curve():

@@ -14,14 +14,13 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-DENSE = "dense"  # row of the dense model (the paper's "mBERT" row) in transfer tables
-RANDOM = "random"  # source name of random sub-networks
+from subnets.study.names import DENSE, RANDOM, parse_ticket_name
+
 
 ROUND_COLUMNS = (
     "task",
@@ -87,7 +86,7 @@ def ordered(values: Iterable[str], order: Sequence[str] | None) -> list[str]:
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
 
 
-def _std(values: pd.Series) -> float:
+def sample_std(values: pd.Series) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
@@ -128,7 +127,7 @@ def sparsity_curve(runs: pd.DataFrame, language_order: Sequence[str] | None = No
         higher = _direction(group)
         dense = group[group["sparsity"] == 0]["metric"]
         dense_mean = float(dense.mean()) if len(dense) else math.nan
-        dense_std = _std(dense) if len(dense) else math.nan
+        dense_std = sample_std(dense) if len(dense) else math.nan
         for sparsity, level in sorted(group.groupby("sparsity"), key=lambda item: item[0]):
             mean = float(level["metric"].mean())
             rows.append({
@@ -138,7 +137,7 @@ def sparsity_curve(runs: pd.DataFrame, language_order: Sequence[str] | None = No
                 "metric_name": level["metric_name"].iloc[0],
                 "higher_is_better": higher,
                 "mean": mean,
-                "std": _std(level["metric"]),
+                "std": sample_std(level["metric"]),
                 "n_seeds": int(level["seed"].nunique()),
                 "dense_mean": dense_mean,
                 "dense_std": dense_std,
@@ -185,7 +184,7 @@ def winning_tickets(
                 & (random_runs["sparsity"] == best["sparsity"])
             ]["metric"]
             if len(match):
-                random_mean, random_std = float(match.mean()), _std(match)
+                random_mean, random_std = float(match.mean()), sample_std(match)
         rows.append({
             "task": task,
             "language": language,
@@ -254,7 +253,7 @@ def transfer_success(runs: pd.DataFrame) -> pd.DataFrame:
     """Whether a(s, t) is within one std (over seeds) of a(t, t): rows = source, columns = target (bool)."""
     higher = _direction(runs)
     own = runs[runs["source"] == runs["language"]].groupby("language")["metric"]
-    own_mean, own_std = own.mean(), own.agg(_std)
+    own_mean, own_std = own.mean(), own.agg(sample_std)
     matrix = transfer_matrix(runs)
     result = pd.DataFrame(False, index=matrix.index, columns=matrix.columns)
     for source in matrix.index:
@@ -327,7 +326,7 @@ def cross_task_table(runs: pd.DataFrame, task_order: Sequence[str], language_ord
     the task's metric units (negative = worse, sign-aware).
     """
     grouped = runs.groupby(["task", "language", "ticket_task"], sort=False)["metric"]
-    table = grouped.agg(mean="mean", std=_std, n="count").reset_index()
+    table = grouped.agg(mean="mean", std=sample_std, n="count").reset_index()
     higher = runs.groupby("task")["higher_is_better"].first()
     own = table[table["task"] == table["ticket_task"]].set_index(["task", "language"])["mean"]
     keys = list(zip(table["task"], table["language"]))
@@ -370,123 +369,30 @@ def multilingual_table(
     return table
 
 
-# ------------------------------------------------------------------------------------------------- overlap
-
-
-def overlap_pairs(
-    languages: Sequence[str], seeds: Sequence[int]
-) -> list[tuple[str, tuple[str, int], tuple[str, int]]]:
-    """The mask pairs of the overlap analysis: ``(kind, (lang_a, seed_a), (lang_b, seed_b))``.
-
-    ``cross_language``: every pair of different languages, compared seed by seed (same seed on both sides);
-    ``same_language``: every pair of seeds of one language (the paper's upper bound).
-    """
-    pairs = []
-    for lang_a, lang_b in combinations(languages, 2):
-        for seed in seeds:
-            pairs.append(("cross_language", (lang_a, seed), (lang_b, seed)))
-    for lang in languages:
-        for seed_a, seed_b in combinations(seeds, 2):
-            pairs.append(("same_language", (lang, seed_a), (lang, seed_b)))
-    return pairs
-
-
-def expected_random_overlap(sparsity_percent: float) -> float:
-    """Jaccard overlap expected of two independent random masks at this sparsity: k / (2 - k), k kept share."""
-    keep = 1.0 - sparsity_percent / 100.0
-    return keep / (2.0 - keep) if keep > 0 else math.nan
-
-
-def overlap_table(
-    records: Iterable[tuple[str, tuple[str, int], tuple[str, int], Mapping[str, float]]],
-    *,
-    task: str,
-    sparsity: int,
-    language_order: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Overlap per layer (Fig. 3) from ``(kind, (lang_a, seed_a), (lang_b, seed_b), jaccard_by_layer)``.
-
-    One row per (kind, language pair, layer) with the mean and std over the compared seed pairs, then the
-    random expectation (kind ``random``) for every layer. Layers keep the order of ``jaccard_by_layer`` (model
-    order, ``all`` last).
-    """
-    rows, layers = [], []
-    for kind, (lang_a, _), (lang_b, _), by_layer in records:
-        for layer, value in by_layer.items():
-            if layer not in layers:
-                layers.append(layer)
-            rows.append({"kind": kind, "lang_a": lang_a, "lang_b": lang_b, "layer": layer, "value": value})
-    columns = ["task", "sparsity", "kind", "lang_a", "lang_b", "layer", "layer_index", "jaccard", "jaccard_std", "n"]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    layers = [layer for layer in layers if layer != "all"] + (["all"] if "all" in layers else [])
-    langs = ordered([r["lang_a"] for r in rows] + [r["lang_b"] for r in rows], language_order)
-    rank = {lang: i for i, lang in enumerate(langs)}
-    raw = pd.DataFrame(rows)
-    out = []
-    for (kind, lang_a, lang_b, layer), group in raw.groupby(["kind", "lang_a", "lang_b", "layer"], sort=False):
-        if rank[lang_b] < rank[lang_a]:
-            lang_a, lang_b = lang_b, lang_a
-        out.append({
-            "kind": kind, "lang_a": lang_a, "lang_b": lang_b, "layer": layer,
-            "jaccard": float(group["value"].mean()), "jaccard_std": _std(group["value"]), "n": len(group),
-        })  # fmt: skip
-    expected = expected_random_overlap(sparsity)
-    for layer in layers:
-        out.append({
-            "kind": "random", "lang_a": "", "lang_b": "", "layer": layer,
-            "jaccard": expected, "jaccard_std": 0.0, "n": 0,
-        })  # fmt: skip
-    table = pd.DataFrame(out)
-    table.insert(0, "task", task)
-    table.insert(1, "sparsity", int(sparsity))
-    table["layer_index"] = table["layer"].map({layer: i for i, layer in enumerate(layers)})
-    kinds = {"cross_language": 0, "same_language": 1, "random": 2}
-    table = table.assign(
-        _kind=table["kind"].map(kinds),
-        _a=table["lang_a"].map(rank).fillna(-1),
-        _b=table["lang_b"].map(rank).fillna(-1),
-    ).sort_values(["_kind", "_a", "_b", "layer_index"], kind="stable")
-    return table.drop(columns=["_kind", "_a", "_b"])[columns].reset_index(drop=True)
-
-
-def overlap_wide(table: pd.DataFrame) -> pd.DataFrame:
-    """Overlap table as rows = pair ("a-b", "a (seeds)" for the upper bound, "random"), columns = layers."""
-    if table.empty:
-        return pd.DataFrame()
-
-    def label(row):
-        if row["kind"] == "cross_language":
-            return f"{row['lang_a']}-{row['lang_b']}"
-        if row["kind"] == "same_language":
-            return f"{row['lang_a']} (seeds)"
-        return "random k/(2-k)"
-
-    labelled = table.assign(pair=table.apply(label, axis=1))
-    layers = list(dict.fromkeys(table.sort_values("layer_index", kind="stable")["layer"]))
-    pairs = list(dict.fromkeys(labelled["pair"]))
-    wide = labelled.pivot(index="pair", columns="layer", values="jaccard")
-    return wide.loc[pairs, layers]
-
-
 # ------------------------------------------------------------------------------------------------- probes
 
 
 def probe_frame(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Probe tables of several sub-networks in one, with ``task``, ``ticket_language`` and ``seed`` parsed from
-    the ``subnetwork`` name ("dense", or "{task}/{lang}/seed{seed}-sparsity{s}"; the dense rows get task
-    "dense")."""
+    """Probe tables of several sub-networks in one, with ``task``, ``ticket_language`` and ``seed`` of the
+    ``subnetwork`` name (:func:`subnets.study.names.ticket_name`; the dense rows get task "dense")."""
     table = pd.concat(list(frames), ignore_index=True)
-    parts = table["subnetwork"].str.extract(r"^(?P<task>[^/]+)/(?P<ticket_language>[^/]+)/seed(?P<seed>\d+)-sparsity")
-    parts.loc[table["subnetwork"] == DENSE, "task"] = DENSE
-    table.insert(1, "task", parts["task"])
-    table.insert(2, "ticket_language", parts["ticket_language"])
-    table.insert(3, "seed", pd.to_numeric(parts["seed"]))
+    parsed = [(DENSE, math.nan, math.nan) if name == DENSE else parse_ticket_name(name)[:3]
+              for name in table["subnetwork"]]  # fmt: skip
+    for position, column in enumerate(("task", "ticket_language", "seed"), start=1):
+        table.insert(position, column, [values[position - 1] for values in parsed])
+    table["seed"] = pd.to_numeric(table["seed"])
     return table
 
 
 def _summary_label(row) -> str:
     return DENSE if row["task"] == DENSE else f"{row['task']} {row['ticket_language']}"
+
+
+def _layer_columns(wide: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """Every layer as a column "layer N", in the data's order; a layer undefined everywhere stays, blank."""
+    wide = wide.reindex(columns=list(dict.fromkeys(data["layer"])))
+    wide.columns = [f"layer {c}" for c in wide.columns]
+    return wide
 
 
 def retrieval_summary(table: pd.DataFrame, topk: int = 1) -> pd.DataFrame:
@@ -495,8 +401,7 @@ def retrieval_summary(table: pd.DataFrame, topk: int = 1) -> pd.DataFrame:
     data = data.assign(subnetwork=data.apply(_summary_label, axis=1))
     wide = data.pivot_table(index=["direction", "subnetwork"], columns="layer", values="accuracy", aggfunc="mean",
                             sort=False)  # fmt: skip
-    wide.columns = [f"layer {c}" for c in wide.columns]
-    return wide
+    return _layer_columns(wide, data)
 
 
 def cca_summary(table: pd.DataFrame, measure: str = "svcca") -> pd.DataFrame:
@@ -504,8 +409,7 @@ def cca_summary(table: pd.DataFrame, measure: str = "svcca") -> pd.DataFrame:
     data = table.assign(subnetwork=table.apply(_summary_label, axis=1))
     wide = data.pivot_table(index=["subnetwork", "language"], columns="layer", values=measure, aggfunc="mean",
                             sort=False)  # fmt: skip
-    wide.columns = [f"layer {c}" for c in wide.columns]
-    return wide
+    return _layer_columns(wide, data)
 
 
 # ------------------------------------------------------------------------------------------------- output

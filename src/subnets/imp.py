@@ -8,6 +8,7 @@ Every round restarts from theta0 (body and seeded head), so rounds differ only b
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import datasets
     import torch
 
+    from subnets.study.names import Source
     from subnets.tasks.base import Task
 
 
@@ -66,8 +68,10 @@ def train_subnetwork(
     provenance = dict(mask_metadata or {})
     if mask is not None and carry_over:
         mask, added_dense = masks.carry_over(mask, {name: p.shape for name, p in prunable.items()})
-        provenance.update(method="cross_task", ticket_task=provenance.get("task"), task=task.name,
-                          added_dense=added_dense)  # fmt: skip
+        provenance = masks.Provenance.from_metadata(provenance, mask_path).derive(
+            method="cross_task", ticket_task=provenance["task"], task=task.name, added_dense=tuple(added_dense),
+            parent=mask_path,
+        ).to_metadata()  # fmt: skip
     elif mask is not None:
         masks.check_mask_fits(
             mask, prunable, path=mask_path, theta0_fingerprint=theta0_fingerprint, metadata=mask_metadata
@@ -91,14 +95,15 @@ def train_subnetwork(
         "prunable_count": prunable_count,
         "kept_count": masks.kept_count(mask) if mask is not None else prunable_count,
         "sparsity": masks.sparsity(mask) if mask is not None else 0.0,
-        "mask": {key: provenance.get(key) for key in PROVENANCE_KEYS} if mask is not None else None,
+        "mask": {key: provenance.get(key) for key in RUN_PROVENANCE} if mask is not None else None,
     }
     return trainer, result, info
 
 
-# What a trained run records about its mask.
-PROVENANCE_KEYS = ("method", "task", "language", "seed", "sparsity_percent", "parent_sparsity_percent",
-                   "ticket_task", "added_dense")  # fmt: skip
+# What a trained run records about its mask: its provenance, less what the run records itself or what is long.
+RUN_PROVENANCE = tuple(
+    f.name for f in dataclasses.fields(masks.Provenance) if f.name not in ("theta0_fingerprint", "parent", "details")
+)
 
 
 def reprune(
@@ -113,9 +118,11 @@ def reprune(
     """Footnote 9's baseline: ``ticket`` (at ``start_percent``) pruned on at random to ``sparsity_percent``."""
     masks.check_sparsity(ticket, metadata, start_percent, path)
     mask = masks.random_prune(ticket, sparsity_percent / 100, seed)
-    provenance = {**metadata, "method": "repruned", "seed": seed, "sparsity_percent": sparsity_percent,
-                  "parent_sparsity_percent": start_percent}  # fmt: skip
-    return mask, provenance
+    provenance = masks.Provenance.from_metadata(metadata, path).derive(
+        method="repruned", seed=seed, sparsity_percent=sparsity_percent, parent_sparsity_percent=start_percent,
+        parent=None if path is None else str(path),
+    )  # fmt: skip
+    return mask, {**metadata, **provenance.to_metadata()}
 
 
 def check_chain_mask(
@@ -187,3 +194,80 @@ def run_imp_round(
         "training": config.to_dict(),
     }
     return RoundResult(metrics=metrics, next_mask=next_mask, resumed_from_step=result.resumed_from_step)
+
+
+def imp_round(
+    pretrained: str,
+    task: "Task",
+    tokenizer,
+    data: "datasets.DatasetDict",
+    config: TrainingConfig,
+    *,
+    language: str,
+    sparsity: int,
+    prune_percent: int,
+    prune_from: Literal["best", "last"] = "best",
+    ticket_path: str | None = None,
+    **train_options: Any,
+) -> tuple[dict[str, Any], dict[str, "torch.Tensor"], masks.Provenance]:
+    """Round ``sparsity`` (percent) of the chain (task, ``language``, ``config.seed``): the ticket at ``sparsity``
+    (read from ``ticket_path``; none at 0) trained to its peak and pruned to the ticket at sparsity + p.
+
+    The ticket file is checked first (this chain's, at this sparsity, found on this theta0). Returns the round's
+    metrics (its own sparsity's performance), the next ticket and that ticket's provenance. ``train_options``
+    go to :func:`run_imp_round` (state_dir, save_every, processes, progress).
+    """
+    mask, metadata = None, None
+    if ticket_path is not None:
+        mask, metadata = masks.load_mask(ticket_path)
+        check_chain_mask(mask, metadata, task=task.name, language=language, seed=config.seed,
+                         sparsity_percent=sparsity, path=ticket_path)  # fmt: skip
+    result = run_imp_round(
+        pretrained, task, tokenizer, data, config, mask,
+        prune_fraction=round_prune_fraction(mask, prune_percent), prune_from=prune_from,
+        mask_metadata=metadata, mask_path=ticket_path, **train_options,
+    )  # fmt: skip
+    metrics = result.metrics
+    next_sparsity = sparsity + prune_percent
+    provenance = masks.Provenance(
+        method="imp", task=task.name, language=language, seed=config.seed, sparsity_percent=next_sparsity,
+        theta0_fingerprint=metrics["theta0_fingerprint"], parent=ticket_path,
+        parent_sparsity_percent=sparsity if mask is not None else None, prune_from=prune_from,
+    )  # fmt: skip
+    metrics.update(task=task.name, language=language, seed=config.seed, sparsity=sparsity,
+                   mask_sparsity=metrics.pop("sparsity"), next_sparsity_percent=next_sparsity,
+                   resumed_from_step=result.resumed_from_step)  # fmt: skip
+    return metrics, result.next_mask, provenance
+
+
+def train_source(
+    pretrained: str,
+    task: "Task",
+    tokenizer,
+    data: "datasets.DatasetDict",
+    config: TrainingConfig,
+    *,
+    language: str,
+    mask_path: str,
+    source: "Source",
+    sparsity: int,
+    **train_options: Any,
+) -> dict[str, Any]:
+    """Train theta0 * the mask of ``source`` (a parsed source name, :mod:`subnets.study.names`) at ``sparsity``
+    (percent) on this task's data: a ticket of another language or a mixture, a random sub-network or another
+    method's mask as they are, a language's own ticket pruned on at random (footnote 9), or another task's
+    ticket carried over (appendix C). The mask is checked (sparsity; names, shapes, theta0) before training.
+    Returns the run's metrics (``resumed_from_step`` among them)."""
+    mask, metadata = masks.load_mask(mask_path)
+    if source.kind == "repruned":
+        mask, metadata = reprune(mask, metadata, start_percent=source.start, sparsity_percent=sparsity,
+                                 seed=config.seed, path=mask_path)  # fmt: skip
+    masks.check_sparsity(mask, metadata, sparsity, mask_path)
+    _, result, info = train_subnetwork(
+        pretrained, task, tokenizer, data, config, mask, mask_metadata=metadata, mask_path=mask_path,
+        description=f"{task.name} {source}->{language}", carry_over=source.kind == "cross_task", **train_options,
+    )  # fmt: skip
+    return {**info, **result.summary(), "task": task.name, "language": language, "source": str(source),
+            "seed": config.seed,
+            "sparsity": sparsity, "mask_sparsity": info["sparsity"], "training": config.to_dict(),
+            "resumed_from_step": result.resumed_from_step}  # fmt: skip

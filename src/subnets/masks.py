@@ -8,16 +8,18 @@ contents of the mappings, never on their insertion order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
+import struct
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
 
 from subnets.io import atomic_path
 
@@ -303,6 +305,56 @@ def check_sparsity(
         raise ValueError(f"{source}: sparsity is {found}%, but {expected_percent}% was asked for")
 
 
+# ---------------------------------------------------------------------------------------------- provenance
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a mask comes from: one record for every producer, stored in the mask file's metadata.
+
+    ``method``: imp, random, repruned (footnote 9), cross_task (appendix C), or a mask method (lt_sft, fish).
+    ``language`` is None for a random mask (it depends on the task's model only). ``parent`` is the mask file it
+    was derived from (the previous IMP round's ticket, the re-pruned ticket), ``parent_sparsity_percent`` that
+    mask's sparsity. ``details`` holds what only one method records (LT-SFT's dense metrics, FISH's examples).
+    """
+
+    method: str
+    task: str
+    language: str | None
+    seed: int
+    sparsity_percent: int
+    theta0_fingerprint: str | None = None
+    parent: str | None = None
+    parent_sparsity_percent: int | None = None
+    prune_from: str | None = None
+    ticket_task: str | None = None
+    added_dense: tuple[str, ...] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_metadata(self) -> dict[str, Any]:
+        """Every field, in the fixed order of the class (JSON-ready)."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.added_dense is not None:
+            record["added_dense"] = list(self.added_dense)
+        return record
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any], path: str | os.PathLike | None = None) -> "Provenance":
+        """The record of a mask file's metadata (from :func:`load_mask`); ValueError naming ``path`` if it has none."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [key for key in ("method", "task", "seed", "sparsity_percent") if key not in metadata]
+        if missing:
+            raise ValueError(f"{path or 'the mask'}: metadata lacks the provenance field(s) {missing}")
+        values = {key: metadata[key] for key in names if key in metadata}
+        if values.get("added_dense") is not None:
+            values["added_dense"] = tuple(values["added_dense"])
+        return cls(**values)
+
+    def derive(self, **changes: Any) -> "Provenance":
+        """A copy with ``changes``: the record of a mask made from this one."""
+        return dataclasses.replace(self, **changes)
+
+
 # ---------------------------------------------------------------------------------------------------- files
 
 _COMPUTED_KEYS = ("format", "names", "shapes", "sparsity", "kept_count")
@@ -314,13 +366,31 @@ def _agrees(given: Any, computed: Any) -> bool:
     return given == computed
 
 
-def save_mask(path: str | os.PathLike, mask: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]) -> None:
+def _write_safetensors(path: str | os.PathLike, key: str, data: np.ndarray, header: Mapping[str, str]) -> None:
+    """One uint8 tensor and string metadata in the safetensors layout (8-byte length, JSON header padded with
+    spaces to 8 bytes, raw data), with the metadata in the given order. The safetensors library writes its
+    metadata in hash order, which changes from process to process, so equal masks would get unequal files."""
+    entry = {"__metadata__": dict(header), key: {"dtype": "U8", "shape": [int(data.size)], "data_offsets": [0, int(data.size)]}}
+    blob = json.dumps(entry, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        f.write(np.ascontiguousarray(data, dtype=np.uint8).tobytes())
+
+
+def save_mask(
+    path: str | os.PathLike, mask: Mapping[str, torch.Tensor], metadata: "Provenance | Mapping[str, Any]"
+) -> None:
     """Write ``mask`` as one bit per weight (safetensors, one packed uint8 tensor), atomically.
 
-    Metadata (e.g. theta0_fingerprint, task, language, seed, method) is stored JSON-encoded, every value,
-    strings included, so that :func:`load_mask` gives back exactly what was passed. Names, shapes, sparsity
-    and kept count are computed from the mask; a caller may pass them only if they agree.
+    ``metadata`` is the mask's :class:`Provenance` (or a mapping, e.g. a test's), stored JSON-encoded key by key,
+    strings included, so that :func:`load_mask` gives back exactly what was passed. Names, shapes, sparsity and
+    kept count are computed from the mask; a caller may pass them only if they agree. The same mask and metadata
+    always give the same bytes: keys in the record's order, then the computed ones; names in the mask's order.
     """
+    if isinstance(metadata, Provenance):
+        metadata = metadata.to_metadata()
     names = list(mask)
     bits = torch.cat([mask[name].to(device="cpu", dtype=torch.bool).flatten() for name in names])
     computed = {
@@ -333,14 +403,21 @@ def save_mask(path: str | os.PathLike, mask: Mapping[str, torch.Tensor], metadat
     for key in _COMPUTED_KEYS:
         if key in metadata and not _agrees(metadata[key], computed[key]):
             raise ValueError(f"{path}: metadata {key!r}={metadata[key]!r} disagrees with the mask ({computed[key]!r})")
+    header = {}
+    for key, value in {**metadata, **computed}.items():
+        try:
+            header[str(key)] = json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: metadata {key!r} is not JSON-serialisable: {err}") from err
     with atomic_path(path) as tmp:
-        header = {}
-        for key, value in {**metadata, **computed}.items():
-            try:
-                header[str(key)] = json.dumps(value)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{path}: metadata {key!r} is not JSON-serialisable: {err}") from err
-        save_file({PACKED_KEY: np.packbits(bits.numpy())}, str(tmp), metadata=header)
+        _write_safetensors(tmp, PACKED_KEY, np.packbits(bits.numpy()), header)
+
+
+def _metadata_in_file_order(path: str | os.PathLike) -> dict[str, str]:
+    """The safetensors metadata as the file orders it (the library's reader returns it in hash order)."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(length)).get("__metadata__") or {}
 
 
 def load_mask(path: str | os.PathLike) -> tuple[Mask, dict[str, Any]]:
@@ -352,8 +429,8 @@ def load_mask(path: str | os.PathLike) -> tuple[Mask, dict[str, Any]]:
         raise FileNotFoundError(f"{path}: no such mask file")
     try:
         with safe_open(str(path), framework="np") as f:
-            raw = f.metadata() or {}
             packed = f.get_tensor(PACKED_KEY) if PACKED_KEY in f.keys() else None
+        raw = _metadata_in_file_order(path)
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
     try:

@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from subnets import masks
+from subnets.study.names import MASK_METHODS as METHODS
 
 if TYPE_CHECKING:
     import datasets
     import torch
 
     from subnets.tasks.base import Task
-
-METHODS = ("lt_sft", "fish")
+    from subnets.training import TrainingConfig
 
 
 def keep_top_share(scores: Mapping[str, "torch.Tensor"], sparsity: float) -> masks.Mask:
@@ -95,3 +95,54 @@ def fisher_scores(
 def fish_mask(scores: Mapping[str, "torch.Tensor"], sparsity: float) -> masks.Mask:
     """FISH: keep the weights with the largest summed squared gradients, pruning ``sparsity`` of them."""
     return keep_top_share(scores, sparsity)
+
+
+def method_mask(
+    method: str,
+    pretrained: str,
+    task: "Task",
+    tokenizer,
+    data: "datasets.DatasetDict",
+    config: "TrainingConfig",
+    *,
+    language: str,
+    sparsity: int,
+    fish_examples: int,
+    processes: int = 1,
+) -> tuple[masks.Mask, masks.Provenance]:
+    """The ``method`` mask (lt_sft or fish) of (task, ``language``, ``config.seed``) at ``sparsity`` percent, and
+    its provenance. LT-SFT fine-tunes densely with ``config`` (data-parallel in ``processes``); FISH sums the
+    squared gradients of ``fish_examples`` training examples at theta0."""
+    from subnets.imp import train_subnetwork
+    from subnets.theta0 import build_task_model, fingerprint
+
+    theta0 = build_task_model(pretrained, task, seed=config.seed)
+    names = list(masks.prunable_parameters(theta0, masks.infer_family(theta0)))
+    if method == "lt_sft":
+        _, result, _ = train_subnetwork(pretrained, task, tokenizer, data, config, None, progress=False,
+                                        processes=processes)  # fmt: skip
+        initial = {name: p.detach().clone() for name, p in theta0.named_parameters() if name in names}
+        finetuned = {name: result.final_state[name] for name in names}
+        mask = lt_sft_mask(initial, finetuned, sparsity / 100)
+        details = {"dense_peak_metric": result.peak_metric, "dense_final_metric": result.final_metric}
+    elif method == "fish":
+        scores = fisher_scores(theta0, task, tokenizer, data["train"], names, n_examples=fish_examples, seed=config.seed)
+        mask = fish_mask(scores, sparsity / 100)
+        details = {"fish_examples": min(fish_examples, len(data["train"]))}
+    else:
+        raise ValueError(f"unknown mask method {method!r}; known: {METHODS}")
+    provenance = masks.Provenance(method=method, task=task.name, language=language, seed=config.seed,
+                                  sparsity_percent=sparsity, theta0_fingerprint=fingerprint(theta0), details=details)  # fmt: skip
+    return mask, provenance
+
+
+def random_subnetwork(pretrained: str, task: "Task", *, seed: int, sparsity: int) -> tuple[masks.Mask, masks.Provenance]:
+    """A uniformly random mask over the prunable weights of ``task``'s theta0 at ``sparsity`` percent (seeded), the
+    negative control; it belongs to no language."""
+    from subnets.theta0 import build_task_model, fingerprint
+
+    model = build_task_model(pretrained, task, seed=seed)
+    mask = masks.random_mask(masks.prunable_shapes(model, masks.infer_family(model)), sparsity / 100, seed)
+    provenance = masks.Provenance(method="random", task=task.name, language=None, seed=seed,
+                                  sparsity_percent=sparsity, theta0_fingerprint=fingerprint(model))  # fmt: skip
+    return mask, provenance

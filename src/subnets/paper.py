@@ -34,6 +34,8 @@ from importlib import resources
 
 import pandas as pd
 
+from subnets.study.names import DENSE, RANDOM
+
 COLUMNS = ("table", "task", "model", "row", "column", "sparsity", "metric", "value", "source")
 _DIRECTORY = "paper_numbers"
 
@@ -108,7 +110,7 @@ def winning_tickets_cells(tickets: pd.DataFrame) -> pd.DataFrame:
 def matrix_cells(matrix: pd.DataFrame, table: int, task: str, family: str = "bert") -> pd.DataFrame:
     """A matrix of ours (index = sub-network, columns = target) as cells of a published table: the dense row
     is named as the paper names it, "own (f*)" becomes "f*", "random" becomes "rand"."""
-    names = {"dense": DENSE_ROW[family], "own (f*)": "f*", "random": "rand"}
+    names = {DENSE: DENSE_ROW[family], "own (f*)": "f*", RANDOM: "rand"}
     cells = [
         {"table": table, "task": task, "row": names.get(str(source), str(source)), "column": str(target),
          "value": matrix.loc[source, target]}  # fmt: skip

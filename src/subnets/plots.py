@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from subnets.analysis import ordered
+from subnets.study.names import DENSE
 
 METRIC_LABELS = {"perplexity": "perplexity (lower is better)", "f1": "F1 (%)", "accuracy": "accuracy (%)"}
 
@@ -268,14 +269,14 @@ def plot_retrieval(
                              2.8 * len(directions)), squeeze=False, sharey=True)  # fmt: skip
     for row, direction in enumerate(directions):
         here = data[data["direction"] == direction]
-        dense = here[here["task"] == "dense"].groupby("layer")["accuracy"].mean()
+        dense = here[here["task"] == DENSE].groupby("layer")["accuracy"].mean()
         for ax, task in zip(axes[row], tasks):
             for lang in langs:
                 line = here[(here["task"] == task) & (here["ticket_language"] == lang)].groupby("layer")["accuracy"]
                 if len(line):
                     ax.plot(line.mean().index, line.mean().values, marker="o", ms=3, color=palette[lang],
                             label=f"{lang} ticket")
-            ax.plot(dense.index, dense.values, color="black", ls="--", lw=1.5, label="dense")
+            ax.plot(dense.index, dense.values, color="black", ls="--", lw=1.5, label=DENSE)
             ax.set_title(f"{task} tickets, {direction}")
             _layer_axis(ax, data["layer"])
             ax.set_ylabel(f"accuracy@{topk} (%)")
@@ -297,14 +298,14 @@ def plot_cca(
     palette = dict(zip(langs, sns.color_palette("tab10", n_colors=max(len(langs), 1))))
     reference = table["reference"].iloc[0] if len(table) else ""
     subnetworks = list(dict.fromkeys(table["subnetwork"]))
-    styles = {s: ("-" if s == "dense" else "--") for s in subnetworks}
+    styles = {s: ("-" if s == DENSE else "--") for s in subnetworks}
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     for ax, measure in zip(axes, ("svcca", "pwcca")):
         for subnetwork in subnetworks:
             for lang in langs:
                 line = table[(table["subnetwork"] == subnetwork) & (table["language"] == lang)].sort_values("layer")
                 if len(line):
-                    label = f"{reference}-{lang}" + ("" if subnetwork == "dense" else f" ({subnetwork})")
+                    label = f"{reference}-{lang}" + ("" if subnetwork == DENSE else f" ({subnetwork})")
                     ax.plot(line["layer"], line[measure], marker="o", ms=3, ls=styles[subnetwork],
                             color=palette[lang], label=label)
         ax.set_title(f"{measure.upper()} with {reference}")

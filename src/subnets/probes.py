@@ -130,3 +130,29 @@ def _correlations_or_nan(x, y, keep_variance: float, where: str, names: tuple[st
         print(f"{where}: the [CLS] vectors of {constant} are constant (the same for every sentence, no variance): "
               f"{measures} undefined; recorded as NaN", file=sys.stderr)  # fmt: skip
     return values
+
+
+def run_probe(kind: str, model, tokenizer, spec: Mapping) -> pd.DataFrame:
+    """One probe from its config slice (``probes.<kind>`` with ``source`` a path pattern, plus batch_size and
+    max_length): ``retrieval`` over the pairs of ``spec["pairs"]`` or ``cca`` of ``spec["languages"]`` against
+    ``spec["reference"]``, each on the first ``spec["n"]`` parallel sentences (all when None)."""
+    from subnets.data import load_parallel, load_parallel_premises
+
+    n, options = spec["n"], {"batch_size": spec["batch_size"], "max_length": spec["max_length"]}
+    if kind == "retrieval":
+        pairs = {}
+        for src, tgt in spec["pairs"]:
+            sources, targets = load_parallel(spec["source"], src=src, tgt=tgt, split=spec["split"])
+            pairs[(src, tgt)] = (sources[:n], targets[:n])
+        return retrieval_by_layer(model, tokenizer, pairs, k=spec["k"], topk=spec["topk"],
+                                  candidates=spec["candidates"], include_special_tokens=spec["include_special_tokens"],
+                                  **options)  # fmt: skip
+    if kind == "cca":
+
+        def premises(lang):
+            return load_parallel_premises(spec["source"], lang=lang, split=spec["split"])[:n]
+
+        others = {lang: premises(lang) for lang in spec["languages"]}
+        reference = (spec["reference"], premises(spec["reference"]))
+        return cca_by_layer(model, tokenizer, reference, others, keep_variance=spec["keep_variance"], **options)
+    raise ValueError(f"unknown probe {kind!r}: retrieval or cca")

@@ -12,13 +12,9 @@ rule imp_summary:
         curve_md=table("{task}/sparsity_curve", "md"),
         tickets=table("{task}/winning_tickets"),
     log:
-        f"{LOGS}/imp_summary/{{task}}.log",
+        log(f"imp_summary/{{task}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         languages=task_languages,
     script:
@@ -37,14 +33,10 @@ rule winning_tickets_table:
         wide=table("winning_tickets_wide"),
         md=table("winning_tickets", "md"),
     log:
-        f"{LOGS}/winning_tickets_table.log",
+        log("winning_tickets_table"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/winning_tickets_table.py"

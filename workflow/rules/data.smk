@@ -7,7 +7,7 @@ rule prepare_data:
     output:
         directory(f"{RESOURCES}/data/{{task}}/{{lang}}"),
     log:
-        f"{LOGS}/prepare_data/{{task}}/{{lang}}.log",
+        log(f"prepare_data/{{task}}/{{lang}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -27,7 +27,7 @@ rule mix_data:
     output:
         directory(f"{RESOURCES}/data/{{task}}/mixtures/{{mixture}}"),
     log:
-        f"{LOGS}/mix_data/{{task}}/{{mixture}}.log",
+        log(f"mix_data/{{task}}/{{mixture}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1

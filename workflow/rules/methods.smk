@@ -6,9 +6,11 @@ rule method_mask:
     input:
         unpack(method_mask_input),
     output:
-        f"{RESULTS}/masks/{{method}}/{{task}}/{{lang}}/seed{{seed}}/sparsity{{sparsity}}.safetensors",
+        method_mask_path("{method}", "{task}", "{lang}", "{seed}", "{sparsity}"),
     log:
-        f"{LOGS}/method_mask/{{method}}/{{task}}/{{lang}}/seed{{seed}}/sparsity{{sparsity}}.log",
+        log(
+            f"method_mask/{{method}}/{{task}}/{{lang}}/seed{{seed}}/sparsity{{sparsity}}"
+        ),
     conda:
         "../../envs/subnets.yaml"
     threads: training_threads
@@ -19,7 +21,7 @@ rule method_mask:
     params:
         training=method_training_params,
         options=task_options,
-        fish_examples=config["mask_methods"]["fish_examples"],
+        fish_examples=STUDY.fish_examples,
     script:
         "../scripts/method_mask.py"
 
@@ -31,15 +33,11 @@ rule mask_methods_table:
         csv=table("{task}/mask_methods_sparsity{sparsity}"),
         md=table("{task}/mask_methods_sparsity{sparsity}", "md"),
     log:
-        f"{LOGS}/mask_methods_table/{{task}}/sparsity{{sparsity}}.log",
+        log(f"mask_methods_table/{{task}}/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
-        methods=MASK_METHODS,
+        methods=list(STUDY.mask_methods),
         languages=task_languages,
     script:
         "../scripts/mask_methods_table.py"

@@ -6,7 +6,7 @@ rule toy_world:
     output:
         directory(TOY_WORLD),
     log:
-        f"{LOGS}/toy_world.log",
+        log("toy_world"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -25,7 +25,7 @@ rule toy_tokenizer:
     output:
         directory(TOY_TOKENIZER),
     log:
-        f"{LOGS}/toy_tokenizer.log",
+        log("toy_tokenizer"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -38,7 +38,7 @@ rule toy_tokenizer:
         "../scripts/toy_tokenizer.py"
 
 
-if USE_TOY_MODEL:
+if STUDY.use_toy_model:
 
     rule pretrain_toy_model:
         input:
@@ -47,16 +47,16 @@ if USE_TOY_MODEL:
         output:
             directory(MODEL_DIR),
         log:
-            f"{LOGS}/pretrain_toy_model.log",
+            log("pretrain_toy_model"),
         conda:
             "../../envs/subnets.yaml"
-        threads: pretraining_threads()
+        threads: config["toy"]["threads"]
         resources:
             gpu=config["resources"]["gpu_per_job"],
             mem_mb=config["resources"]["mem_mb"],
             runtime=config["resources"]["runtime"],
         params:
-            family=FAMILY,
+            family=STUDY.family,
             model=config["toy"]["model"],
         script:
             "../scripts/pretrain_toy_model.py"
@@ -67,7 +67,7 @@ else:
         output:
             directory(MODEL_DIR),
         log:
-            f"{LOGS}/prepare_model.log",
+            log("prepare_model"),
         conda:
             "../../envs/subnets.yaml"
         threads: 1
@@ -76,6 +76,6 @@ else:
             runtime=60,
         params:
             source=config["model"]["source"],
-            family=FAMILY,
+            family=STUDY.family,
         script:
             "../scripts/prepare_model.py"

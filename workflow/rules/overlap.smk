@@ -6,16 +6,14 @@ rule overlap:
     input:
         overlap_masks,
     output:
-        csv=table(f"{{task}}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}"),
-        wide=table(
-            f"{{task}}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}_by_layer"
-        ),
+        csv=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}"),
+        wide=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}_by_layer"),
         md=table(
-            f"{{task}}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}_by_layer",
+            f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}_by_layer",
             "md",
         ),
     log:
-        f"{LOGS}/overlap/{{task}}.log",
+        log(f"overlap/{{task}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -24,7 +22,7 @@ rule overlap:
         runtime=30,
     params:
         languages=task_languages,
-        seeds=SEEDS,
-        sparsity=OVERLAP_SPARSITY,
+        seeds=list(STUDY.seeds),
+        sparsity=STUDY.overlap_sparsity,
     script:
         "../scripts/overlap.py"

@@ -12,13 +12,9 @@ rule plot_sparsity:
         ),
         pdf=figure("fig2_sparsity_{task}", "pdf"),
     log:
-        f"{LOGS}/plots/fig2_sparsity_{{task}}.log",
+        log(f"plots/fig2_sparsity_{{task}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         languages=task_languages,
     script:
@@ -27,7 +23,7 @@ rule plot_sparsity:
 
 rule plot_overlap:
     input:
-        overlap=table(f"{{task}}/overlap_sparsity{sparsity_label(OVERLAP_SPARSITY)}"),
+        overlap=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}"),
     output:
         png=report(
             figure("fig3_overlap_{task}", "png"),
@@ -36,16 +32,12 @@ rule plot_overlap:
         ),
         pdf=figure("fig3_overlap_{task}", "pdf"),
     log:
-        f"{LOGS}/plots/fig3_overlap_{{task}}.log",
+        log(f"plots/fig3_overlap_{{task}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         languages=task_languages,
-        sparsity=OVERLAP_SPARSITY,
+        sparsity=STUDY.overlap_sparsity,
     script:
         "../scripts/plot_overlap.py"
 
@@ -62,13 +54,9 @@ rule plot_transfer:
         ),
         pdf=figure("fig4_transfer_{task}_sparsity{sparsity}", "pdf"),
     log:
-        f"{LOGS}/plots/fig4_transfer_{{task}}_sparsity{{sparsity}}.log",
+        log(f"plots/fig4_transfer_{{task}}_sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     script:
         "../scripts/plot_transfer.py"
 
@@ -84,15 +72,11 @@ rule plot_relative_drop:
         ),
         pdf=figure("fig6_relative_drop", "pdf"),
     log:
-        f"{LOGS}/plots/fig6_relative_drop.log",
+        log("plots/fig6_relative_drop"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/plot_relative_drop.py"
 
@@ -108,16 +92,12 @@ rule plot_cross_task:
         ),
         pdf=figure("fig9_cross_task_sparsity{sparsity}", "pdf"),
     log:
-        f"{LOGS}/plots/fig9_cross_task_sparsity{{sparsity}}.log",
+        log(f"plots/fig9_cross_task_sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         tasks=TASKS,
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/plot_cross_task.py"
 
@@ -133,16 +113,12 @@ rule plot_retrieval:
         ),
         pdf=figure("fig7_retrieval", "pdf"),
     log:
-        f"{LOGS}/plots/fig7_retrieval.log",
+        log("plots/fig7_retrieval"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         tasks=TASKS,
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/plot_probe.py"
 
@@ -158,15 +134,11 @@ rule plot_cca:
         ),
         pdf=figure("fig10_cca", "pdf"),
     log:
-        f"{LOGS}/plots/fig10_cca.log",
+        log("plots/fig10_cca"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         tasks=TASKS,
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/plot_probe.py"

@@ -6,9 +6,9 @@ rule probe:
     input:
         unpack(probe_input),
     output:
-        f"{RESULTS}/probes/{{kind}}/{{subnetwork}}.csv",
+        probe_path("{kind}", "{subnetwork}"),
     log:
-        f"{LOGS}/probes/{{kind}}/{{subnetwork}}.log",
+        log(f"probes/{{kind}}/{{subnetwork}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -28,13 +28,9 @@ rule retrieval_table:
         csv=table("retrieval"),
         md=table("retrieval", "md"),
     log:
-        f"{LOGS}/retrieval_table.log",
+        log("retrieval_table"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         subnetworks=retrieval_subnetworks(),
     script:
@@ -48,13 +44,9 @@ rule cca_table:
         csv=table("cca"),
         md=table("cca", "md"),
     log:
-        f"{LOGS}/cca_table.log",
+        log("cca_table"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         subnetworks=cca_subnetworks(),
     script:

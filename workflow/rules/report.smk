@@ -10,15 +10,11 @@ rule paper_comparison:
         ),
         md=table("paper_comparison", "md"),
     log:
-        f"{LOGS}/paper_comparison.log",
+        log("paper_comparison"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         tasks=TASKS,
-        family=FAMILY,
+        family=STUDY.family,
     script:
         "../scripts/paper_comparison.py"

@@ -7,9 +7,9 @@ rule random_mask:
     input:
         model=MODEL_DIR,
     output:
-        f"{RESULTS}/masks/random/{{task}}/seed{{seed}}/sparsity{{sparsity}}.safetensors",
+        random_mask_path("{task}", "{seed}", "{sparsity}"),
     log:
-        f"{LOGS}/random_mask/{{task}}/seed{{seed}}/sparsity{{sparsity}}.log",
+        log(f"random_mask/{{task}}/seed{{seed}}/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: 1
@@ -26,9 +26,9 @@ rule train_subnetwork:
     input:
         unpack(subnetwork_input),
     output:
-        f"{RESULTS}/train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}/metrics.json",
+        train_metrics("{task}", "{lang}", "{seed}", "{source}", "{sparsity}"),
     log:
-        f"{LOGS}/train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}.log",
+        log(f"train/{{task}}/{{lang}}/seed{{seed}}/{{source}}-sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
     threads: training_threads
@@ -39,7 +39,6 @@ rule train_subnetwork:
     params:
         training=training_params,
         options=task_options,
-        derive=subnetwork_derivation,
     script:
         "../scripts/train_subnetwork.py"
 
@@ -54,13 +53,9 @@ rule transfer_matrix:
         success=table("{task}/transfer_success_sparsity{sparsity}"),
         drop=table("{task}/relative_drop_sparsity{sparsity}"),
     log:
-        f"{LOGS}/transfer_matrix/{{task}}/sparsity{{sparsity}}.log",
+        log(f"transfer_matrix/{{task}}/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         languages=task_languages,
     script:
@@ -72,19 +67,15 @@ rule relative_drop_table:
         expand(
             table("{task}/relative_drop_sparsity{sparsity}"),
             task=TASKS,
-            sparsity=[sparsity_label(s) for s in TRANSFER_SPARSITIES],
+            sparsity=[label(s) for s in STUDY.transfer_sparsities],
         ),
     output:
         csv=table("relative_transfer_drop"),
         md=table("relative_transfer_drop", "md"),
     log:
-        f"{LOGS}/relative_drop_table.log",
+        log("relative_drop_table"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     script:
         "../scripts/relative_drop_table.py"
 
@@ -96,16 +87,12 @@ rule repruned_table:
         csv=table("{task}/repruned_baselines_sparsity{sparsity}"),
         md=table("{task}/repruned_baselines_sparsity{sparsity}", "md"),
     log:
-        f"{LOGS}/repruned_table/{{task}}/sparsity{{sparsity}}.log",
+        log(f"repruned_table/{{task}}/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         languages=task_languages,
-        baselines=[f"{REPRUNED}{start}" for start in REPRUNED_FROM] + [RANDOM],
+        baselines=STUDY.repruned_sources,
     script:
         "../scripts/repruned_table.py"
 
@@ -117,16 +104,12 @@ rule cross_task_table:
         csv=table("cross_task_sparsity{sparsity}"),
         md=table("cross_task_sparsity{sparsity}", "md"),
     log:
-        f"{LOGS}/cross_task_table/sparsity{{sparsity}}.log",
+        log(f"cross_task_table/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         tasks=TASKS,
-        languages=language_order(),
+        languages=STUDY.language_order,
     script:
         "../scripts/cross_task_table.py"
 
@@ -138,13 +121,9 @@ rule multilingual_table:
         csv=table("{task}/multilingual_sparsity{sparsity}"),
         md=table("{task}/multilingual_sparsity{sparsity}", "md"),
     log:
-        f"{LOGS}/multilingual_table/{{task}}/sparsity{{sparsity}}.log",
+        log(f"multilingual_table/{{task}}/sparsity{{sparsity}}"),
     conda:
         "../../envs/subnets.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         spec=multilingual_spec,
     script:

@@ -1,12 +1,12 @@
 """Appendix C: every task trained on each common language with its own and the other tasks' tickets."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 records = analysis.read_json(sm.input)
 runs = analysis.runs_frame(records)
 # Own tickets are IMP rounds (no "mask" entry); carried-over tickets record the task they came from.

@@ -1,12 +1,12 @@
 """Per task: every IMP round in one table, the metric-vs-sparsity curve and the winning tickets (Table 2)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 order = sm.params.languages
 runs = analysis.runs_frame(analysis.read_json(sm.input.metrics))
 random_runs = analysis.runs_frame(analysis.read_json(sm.input.random)) if sm.input.random else None
@@ -19,4 +19,4 @@ analysis.write_table(
 )
 tickets = analysis.winning_tickets(runs, random_runs, order)
 analysis.write_table(tickets, sm.output.tickets, title=None)
-print(f"{len(runs)} rounds, {len(curve)} curve points, {len(tickets)} winning tickets", file=sys.stderr)
+job.log(f"{len(runs)} rounds, {len(curve)} curve points, {len(tickets)} winning tickets")

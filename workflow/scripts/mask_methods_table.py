@@ -1,15 +1,15 @@
 """Appendix D for one task: per language, the dense model, the IMP ticket and each other method's mask at the
 same sparsity, trained the same way (mean over the transfer seeds)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 sparsity = int(sm.wildcards.sparsity)
 rounds = analysis.runs_frame(analysis.read_json(sm.input.rounds))
 rounds["source"] = rounds["sparsity"].map(lambda s: analysis.DENSE if s == 0 else "imp")

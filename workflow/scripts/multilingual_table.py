@@ -1,12 +1,12 @@
 """Table 1 for one task: the multilingual ticket beside single-language tickets, on each target language."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 spec = sm.params.spec
 table = analysis.multilingual_table(
     analysis.runs_frame(analysis.read_json(sm.input.dense)),

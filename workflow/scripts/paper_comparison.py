@@ -1,9 +1,9 @@
 """This run's Table 2, transfer matrices at 50% (Tables 3-5, or Table 6 for mT5) and multilingual tables
 (Table 1) beside the paper's published cells, with the difference."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from subnets import analysis, paper
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 family = sm.params.family
 # Tables 1 and 2 are mBERT's; the transfer matrices are per family (Table 6: mT5 XNLI).
 cells = [paper.winning_tickets_cells(pd.read_csv(sm.input.tickets))] if family == "bert" else []
@@ -30,4 +30,4 @@ analysis.write_table(
     sm.output.md,
     title=f"# This run beside the paper: {len(table)} shared cells (difference = ours - paper)",
 )
-print(f"{len(table)} cells shared with the paper", file=sys.stderr)
+job.log(f"{len(table)} cells shared with the paper")

@@ -1,14 +1,14 @@
 """Fig. 9: cross-task transfer per task trained, language and ticket's task."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets.plots import plot_cross_task
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 plot_cross_task(
     pd.read_csv(sm.input.table),
     [sm.output.png, sm.output.pdf],

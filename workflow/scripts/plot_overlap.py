@@ -1,14 +1,14 @@
 """Fig. 3 for one task: Jaccard overlap per layer for every language pair, upper bound and random."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets.plots import plot_overlap
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 table = pd.read_csv(sm.input.overlap, keep_default_na=False, na_values=[""])
 table["lang_a"] = table["lang_a"].fillna("")
 table["lang_b"] = table["lang_b"].fillna("")

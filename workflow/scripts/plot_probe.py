@@ -1,14 +1,14 @@
 """Fig. 7 (retrieval accuracy per layer) or Fig. 10 (SVCCA and PWCCA per layer) from the probe table."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets.plots import plot_cca, plot_retrieval
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 table = pd.read_csv(sm.input.table)
 paths = [sm.output.png, sm.output.pdf]
 if "accuracy" in table.columns:

@@ -1,12 +1,12 @@
 """Fig. 6: relative transfer drop per source language, task and sparsity."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets.plots import plot_relative_drop
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 plot_relative_drop(pd.read_csv(sm.input.drops), [sm.output.png, sm.output.pdf], language_order=sm.params.languages)

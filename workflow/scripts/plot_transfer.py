@@ -1,14 +1,14 @@
 """Fig. 4 for one task and sparsity: heatmap of a(source, target) - a(target, target)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets.plots import plot_transfer_heatmap
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 matrix = pd.read_csv(sm.input.matrix, index_col=0)
 drops = pd.read_csv(sm.input.drop)
 higher = bool(drops["higher_is_better"].iloc[0]) if len(drops) else True

@@ -1,37 +1,17 @@
 """Raw data of one task and language -> checked, subsampled, tokenised once -> save_to_disk directory."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
-
-from transformers import AutoTokenizer
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets.data import load_raw, prepare_dataset, source_label
-from subnets.tasks import get_task
-from subnets.theta0 import model_family
 
-sm = snakemake  # noqa: F821
-task_name, lang = sm.wildcards.task, sm.wildcards.lang
-data = sm.params.data
-task = get_task(task_name, model_family(sm.input.model), **sm.params.options)
-tokenizer = AutoTokenizer.from_pretrained(sm.input.model)
-
-raw = load_raw(
-    task,
-    data["source"],
-    lang,
-    validation_fraction=data["validation_fraction"],
-    split_seed=data["seed"],
-)
+sm = job.smk
+data, lang = sm.params.data, job.language
+raw = load_raw(job.task, data["source"], lang, validation_fraction=data["validation_fraction"], split_seed=data["seed"])
+label = source_label(job.task, data["source"], lang)
 prepare_dataset(
-    raw,
-    task,
-    tokenizer,
-    sm.output[0],
-    n_train=data["n_train"],
-    n_eval=data["n_eval"],
-    max_length=data["max_length"],
-    seed=data["seed"],
-    source=source_label(task, data["source"], lang),
-)
-print(f"prepared {task_name}/{lang} from {source_label(task, data['source'], lang)}", file=sys.stderr)
+    raw, job.task, job.tokenizer, sm.output[0], n_train=data["n_train"], n_eval=data["n_eval"],
+    max_length=data["max_length"], seed=data["seed"], source=label,
+)  # fmt: skip
+job.log(f"prepared {job.task_name}/{lang} from {label}")

@@ -1,9 +1,9 @@
 """Pre-train the toy world's tiny model (the demo's theta0 body): a BERT saved like mBERT, or for model.family
 t5 an mT5 saved like google/mt5-base."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import json
 
@@ -12,7 +12,7 @@ import torch
 from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
 from subnets.toy.pretrain_t5 import ToyT5Config, pretrain_toy_t5
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 torch.set_num_threads(sm.threads)
 if sm.params.family == "t5":
     config, pretrain = ToyT5Config.from_dict(dict(sm.params.model)), pretrain_toy_t5
@@ -20,4 +20,4 @@ else:
     config, pretrain = ToyModelConfig.from_dict(dict(sm.params.model)), pretrain_toy_bert
 metrics = pretrain(sm.input.world, sm.input.tokenizer, sm.output[0], config, progress=False)
 summary = {k: metrics[k] for k in ("perplexity", "unigram_perplexity", "parameters", "train_blocks")}
-print(json.dumps(summary), file=sys.stderr)
+job.log(json.dumps(summary))

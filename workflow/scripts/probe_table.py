@@ -1,16 +1,16 @@
 """All sub-networks' probe tables in one (long CSV), with a Markdown summary per layer: retrieval accuracy@1
 (Fig. 7) or SVCCA and PWCCA (Fig. 10)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets import analysis
 from subnets.io import atomic_path
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 table = analysis.probe_frame(pd.read_csv(path) for path in sm.input)
 analysis.write_table(table, sm.output.csv)
 if "accuracy" in table.columns:

@@ -1,12 +1,12 @@
 """Footnote 9 for one task: own tickets, transfer into each language, and the random / re-pruned baselines."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 own = analysis.runs_frame(analysis.read_json(sm.input.own))
 transfer = analysis.runs_frame(analysis.read_json(sm.input.transfer))
 baselines = analysis.runs_frame(analysis.read_json(sm.input.baselines))

@@ -1,8 +1,8 @@
 """Write the toy multilingual world (hub-shaped JSON lines and a manifest)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 from subnets.toy import WorldConfig, write_world
 
@@ -11,4 +11,4 @@ for key in ("languages", "sentences_per_doc"):
     if isinstance(world.get(key), list):
         world[key] = tuple(world[key])
 manifest = write_world(snakemake.output[0], WorldConfig(**world))  # noqa: F821
-print(f"toy world: languages {list(manifest['languages'])}, {len(manifest['files'])} files", file=sys.stderr)
+job.log(f"toy world: languages {list(manifest['languages'])}, {len(manifest['files'])} files")

@@ -1,15 +1,15 @@
 """Tables 3-5 for one task and sparsity: a(source, target) with the dense row and the random row, whether each
 transfer succeeds (within one std of a(t, t)), and the relative transfer drop per source (footnote 15)."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 task, sparsity, order = sm.wildcards.task, int(sm.wildcards.sparsity), list(sm.params.languages)
 diagonal = analysis.runs_frame(analysis.read_json(sm.input.diagonal))
 diagonal["source"] = diagonal["language"]

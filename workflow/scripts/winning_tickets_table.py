@@ -1,14 +1,14 @@
 """Table 2: the winning tickets of every task, one CSV and one Markdown table."""
 
-import sys
+from subnets.job import start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115 (snakemake is injected)
+job = start(snakemake)  # noqa: F821 (snakemake is injected)
 
 import pandas as pd
 
 from subnets import analysis
 
-sm = snakemake  # noqa: F821
+sm = job.smk
 frames = [pd.read_csv(path) for path in sm.input]
 table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 analysis.write_table(table, sm.output.csv)

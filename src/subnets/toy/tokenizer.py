@@ -171,3 +171,11 @@ def train_tokenizer(
     out_dir = Path(out_dir)
     bert_style_fast_tokenizer(model).save_pretrained(out_dir)
     return out_dir
+
+
+def wordpiece_tokenizer(words: list[str]):
+    """A BERT-style fast tokenizer over a fixed vocabulary (special tokens first, then ``words``)."""
+    from tokenizers import models
+
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(SPECIAL_TOKENS + tuple(words)))}
+    return bert_style_fast_tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))

@@ -1,4 +1,4 @@
-"""Tiny randomly initialised models for tests and benchmarks (no downloads).
+"""Tiny randomly initialised models for the tests (no downloads).
 
 A tiny BERT directory looks exactly like a pre-trained one on disk (config, safetensors weights, tokenizer),
 so the code under test loads it through the same ``from_pretrained`` path as mBERT.
@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def wordpiece_tokenizer(words: list[str]):
-    """A BERT-style fast tokenizer over a fixed vocabulary (special tokens first, then ``words``)."""
-    from tokenizers import models
-
-    from subnets.toy.tokenizer import SPECIAL_TOKENS, bert_style_fast_tokenizer
-
-    vocab = {token: i for i, token in enumerate(dict.fromkeys(SPECIAL_TOKENS + tuple(words)))}
-    return bert_style_fast_tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+from subnets.toy.tokenizer import wordpiece_tokenizer
 
 
 def save_tiny_bert(

@@ -1,0 +1,205 @@
+"""The study's configuration as typed, torch-free dataclasses, built from the schema-validated YAML.
+
+:func:`Study.from_config` takes the config mapping after ``snakemake.utils.validate`` has filled in the schema's
+defaults, and runs every check the schema cannot express (:mod:`subnets.study.checks`); an error is a
+:class:`ConfigError` naming the key. The workflow asks this object for languages, levels, seeds and sub-network
+names; training hyperparameters, data and task options stay plain mappings (their own classes validate them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from subnets.study import names
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; ``key`` is its dotted path."""
+
+    def __init__(self, key: str, problem: Any):
+        self.key = key
+        super().__init__(f"Error in config: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    languages: tuple[str, ...]
+    data: Mapping[str, Any]
+    training: Mapping[str, Any]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MultilingualSpec:
+    languages: tuple[str, ...]
+    targets: tuple[str, ...]
+    sparsity: int
+
+    @property
+    def mixture(self) -> str:
+        return names.mixture_name(self.languages)
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything the workflow plans from. Sparsities are whole percents."""
+
+    name: str
+    model_name: str
+    model_source: str
+    family: str
+    tasks: dict[str, TaskSpec]  # enabled tasks only, in the config's order
+    seeds: tuple[int, ...]
+    transfer_seeds: tuple[int, ...]
+    prune_percent: int
+    max_sparsity: int
+    prune_from: str
+    overlap_sparsity: int
+    transfer_sparsities: tuple[int, ...]
+    configured_random_sparsities: tuple[int, ...]
+    repruned_from: tuple[int, ...]
+    repruned_sparsity: int
+    cross_task_sparsity: int
+    configured_cross_task_languages: tuple[str, ...]
+    multilingual: dict[str, MultilingualSpec]  # enabled tasks only
+    mask_methods: tuple[str, ...]
+    mask_methods_sparsity: int
+    fish_examples: int
+    probes: Mapping[str, Any]
+    targets: Mapping[str, bool]
+    resources: Mapping[str, Any]
+    toy: Mapping[str, Any]
+    configured_language_order: tuple[str, ...]
+    configured_multilingual: Mapping[str, Any]  # as written, disabled tasks included (checked against them)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], check: bool = True) -> "Study":
+        """The study of a schema-validated config; ``check`` runs the cross-field checks (ConfigError)."""
+        tasks = {
+            task: TaskSpec(task, tuple(spec["languages"]), dict(spec["data"]), dict(spec["training"]),
+                           dict(spec.get("options") or {}), dict(spec.get("resources") or {}))  # fmt: skip
+            for task, spec in config["tasks"].items()
+            if spec.get("enabled", True)
+        }
+        analysis, imp = config["analysis"], config["imp"]
+        study = cls(
+            name=config["study"],
+            model_name=config["model"]["name"],
+            model_source=config["model"]["source"],
+            family=config["model"]["family"],
+            tasks=tasks,
+            seeds=tuple(config["seeds"]),
+            transfer_seeds=tuple(analysis["transfer_seeds"] or config["seeds"]),
+            prune_percent=imp["prune_percent"],
+            max_sparsity=imp["max_sparsity"],
+            prune_from=imp["prune_from"],
+            overlap_sparsity=analysis["overlap_sparsity"],
+            transfer_sparsities=tuple(sorted(analysis["transfer_sparsities"])),
+            configured_random_sparsities=tuple(analysis["random_sparsities"]),
+            repruned_from=tuple(sorted(analysis["repruned_from"])),
+            repruned_sparsity=analysis["repruned_sparsity"],
+            cross_task_sparsity=analysis["cross_task_sparsity"],
+            configured_cross_task_languages=tuple(analysis["cross_task_languages"] or ()),
+            multilingual={
+                task: MultilingualSpec(tuple(spec["languages"]), tuple(spec["targets"]), spec["sparsity"])
+                for task, spec in config["multilingual"].items()
+                if task in tasks
+            },
+            mask_methods=tuple(config["mask_methods"]["methods"]),
+            mask_methods_sparsity=config["mask_methods"]["sparsity"],
+            fish_examples=config["mask_methods"]["fish_examples"],
+            probes=config["probes"],
+            targets=dict(config["targets"]),
+            resources=dict(config["resources"]),
+            toy=config["toy"],
+            configured_language_order=tuple(config.get("language_order") or ()),
+            configured_multilingual=config["multilingual"],
+        )
+        if check:
+            from subnets.study.checks import check_study
+
+            check_study(study)
+        return study
+
+    # ------------------------------------------------------------------------------------------ levels
+
+    @property
+    def use_toy_model(self) -> bool:
+        return self.model_source == "toy"
+
+    @property
+    def sparsities(self) -> list[int]:
+        """The IMP rounds: 0, p, 2p, ... up to max_sparsity."""
+        return list(range(0, self.max_sparsity + 1, self.prune_percent))
+
+    @property
+    def top_ticket(self) -> int:
+        """The sparsest ticket the chains reach: the last round leaves the mask at max_sparsity + p."""
+        return self.max_sparsity + self.prune_percent
+
+    def is_ticket_level(self, sparsity: int) -> bool:
+        """Whether IMP yields a ticket at ``sparsity``: a multiple of p in (0, top_ticket]."""
+        return sparsity % self.prune_percent == 0 and 0 < sparsity <= self.top_ticket
+
+    @property
+    def random_sparsities(self) -> list[int]:
+        """Random sub-networks: at the configured levels (Table 2 "rand"), and at the transfer levels when
+        transfer is on."""
+        levels = set(self.configured_random_sparsities)
+        if self.targets["transfer"]:
+            levels |= set(self.transfer_sparsities)
+        return sorted(levels)
+
+    # --------------------------------------------------------------------------------------- languages
+
+    def languages(self, task: str) -> list[str]:
+        """The languages of ``task``, in the config's order."""
+        return list(self.tasks[task].languages)
+
+    @property
+    def language_order(self) -> list[str]:
+        """Every language of the study in one fixed order (config language_order, else first appearance)."""
+        order = list(self.configured_language_order)
+        for task in self.tasks:
+            order += [lang for lang in self.languages(task) if lang not in order]
+        return order
+
+    @property
+    def common_languages(self) -> list[str]:
+        """Languages that every task of the study has, in the study's order."""
+        return [lang for lang in self.language_order if all(lang in self.languages(t) for t in self.tasks)]
+
+    @property
+    def cross_task_languages(self) -> list[str]:
+        """The languages of the cross-task runs (appendix C): configured, else all common ones."""
+        return list(self.configured_cross_task_languages or self.common_languages)
+
+    def mixture_name(self, task: str) -> str:
+        return self.multilingual[task].mixture
+
+    def is_mixture(self, task: str, name: str) -> bool:
+        return task in self.multilingual and name == self.mixture_name(task)
+
+    # ----------------------------------------------------------------------------------- sub-networks
+
+    @property
+    def repruned_sources(self) -> list[str]:
+        """Footnote 9's baselines as source names, then the random sub-network."""
+        return [names.format_source(names.Source("repruned", start=s)) for s in self.repruned_from] + [names.RANDOM]
+
+    def source(self, task: str, name: str) -> names.Source:
+        """The parsed source of a training run of ``task``; ValueError when the study has no such sub-network."""
+        parsed = names.parse_source(name)
+        if parsed.kind == "cross_task" and (parsed.task not in self.tasks or parsed.task == task):
+            raise ValueError(f"{name!r}: {parsed.task!r} is not another task of the study")
+        if parsed.kind == "method" and parsed.method not in self.mask_methods:
+            raise ValueError(f"{name!r}: mask method not in mask_methods.methods {list(self.mask_methods)}")
+        if parsed.kind == "ticket" and not (name in self.languages(task) or self.is_mixture(task, name)):
+            raise ValueError(
+                f"{name!r} is neither a language of task {task}, nor {names.RANDOM!r}, {names.REPRUNED_PREFIX}NN, "
+                f"{names.CROSS_TASK_PREFIX}TASK, a mask method or the task's multilingual mixture"
+            )
+        return parsed
