@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from subnets import analysis, overlap
-from subnets.masks import expected_random_jaccard
+from subnets import analysis
 
 
 def _record(task, lang, seed, sparsity, metric, higher=True, name="f1", **extra):
@@ -154,37 +153,6 @@ def test_transfer_matrix_and_success():
     success = analysis.transfer_success(runs[runs["source"] != "random"])
     assert success.loc["x", "y"]  # 70.0 >= 70.5 - 0.707
     assert not success.loc["y", "x"]
-
-
-def test_overlap_pairs_and_expected_random_overlap():
-    assert expected_random_jaccard(1.0) == pytest.approx(1.0)  # sparsity 0: identical masks
-    assert math.isnan(expected_random_jaccard(0.0))  # sparsity 100: nothing kept, overlap undefined
-    pairs = overlap.overlap_pairs(["a", "b", "c"], [0, 1])
-    cross = [p for p in pairs if p[0] == "cross_language"]
-    same = [p for p in pairs if p[0] == "same_language"]
-    assert len(cross) == 3 * 2 and all(a[1] == b[1] for _, a, b in cross)
-    assert len(same) == 3 and all(a[0] == b[0] and a[1] != b[1] for _, a, b in same)
-
-
-def test_overlap_table_averages_seeds_and_adds_random_rows():
-    layers = lambda v: {"0": v, "1": v + 0.1, "all": v + 0.05}
-    records = [
-        ("cross_language", ("b", 0), ("a", 0), layers(0.4)),
-        ("cross_language", ("b", 1), ("a", 1), layers(0.6)),
-        ("same_language", ("a", 0), ("a", 1), layers(0.9)),
-    ]
-    table = overlap.overlap_table(records, task="ner", sparsity=50, language_order=["a", "b"])
-    cross = table[table["kind"] == "cross_language"]
-    assert set(zip(cross["lang_a"], cross["lang_b"])) == {("a", "b")}  # ordered by language order
-    assert cross.set_index("layer").loc["0", "jaccard"] == pytest.approx(0.5)
-    assert cross.set_index("layer").loc["0", "n"] == 2
-    random = table[table["kind"] == "random"]
-    assert list(random["layer"]) == ["0", "1", "all"]
-    assert list(random["jaccard"]) == pytest.approx([1 / 3] * 3)
-    assert table["jaccard"].between(0, 1).all()
-    wide = overlap.overlap_wide(table)
-    assert list(wide.columns) == ["0", "1", "all"]
-    assert list(wide.index) == ["a-b", "a (seeds)", "random k/(2-k)"]
 
 
 def test_to_markdown_and_write_table(tmp_path):

@@ -10,6 +10,7 @@ from subnets import analysis
 pytest.importorskip("seaborn")
 from subnets import plots
 
+from subnets.overlap import bound_test as overlap_bound_test
 from subnets.overlap import overlap_table
 
 
@@ -55,6 +56,26 @@ def test_overlap_plot(tmp_path):
     paths = [tmp_path / "fig3.png", tmp_path / "fig3.pdf"]
     plots.plot_overlap(table, paths, language_order=["t0", "t1", "t2"])
     _check(paths)
+
+
+def test_overlap_plot_draws_a_band_per_line_with_an_interval(tmp_path, monkeypatch):
+    layers = lambda v: {"0": v, "1": v + 0.05, "all": v}  # noqa: E731
+    records = [
+        ("cross_language", ("t0", 0), ("t1", 1), layers(0.40)),
+        ("cross_language", ("t0", 1), ("t1", 0), layers(0.50)),
+        ("same_language", ("t0", 0), ("t0", 1), layers(0.80)),
+        ("same_language", ("t1", 0), ("t1", 1), layers(0.70)),
+    ]
+    table = overlap_table(records, task="ner", sparsity=50)
+    bound = overlap_bound_test(records, task="ner", sparsity=50)
+    drawn = []
+    monkeypatch.setattr(plots, "_finish", lambda fig, paths: drawn.append(fig))
+    plots.plot_overlap(table, [tmp_path / "fig3.png"], bound=bound)
+    (ax,) = drawn[0].axes
+    bands = [c for c in ax.collections if type(c).__name__ in ("PolyCollection", "FillBetweenPolyCollection")]
+    assert len(bands) == 2  # the t0-t1 pair and the same-language bound
+    labels = [line.get_label() for line in ax.lines]
+    assert "t0-t1" in labels and "same language (seeds)" in labels
 
 
 def test_overlap_plot_of_an_encoder_decoder(tmp_path):

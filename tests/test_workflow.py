@@ -60,8 +60,12 @@ def write_config(path: Path, edit=None) -> Path:
     return path
 
 
+IMP_LEVEL_RULE = re.compile(r"imp_round_(\d+)")  # one IMP rule per level: imp_round_00, imp_round_20, ...
+
+
 def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, wildcards) of every job a dry run (-n) plans."""
+    """(rule, wildcards) of every job a dry run (-n) plans; the per-level IMP rules as "imp_round" with the
+    level as wildcard "sparsity"."""
     jobs = []
     for block in re.split(r"\n(?=\[[^\]]+\]\n|rule |localrule )", output):
         match = re.search(r"^(?:local)?rule (\w+):", block, flags=re.MULTILINE)
@@ -71,7 +75,10 @@ def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
         found = re.search(r"^\s+wildcards: (.*)$", block, flags=re.MULTILINE)
         if found:
             wildcards = dict(item.split("=", 1) for item in found.group(1).split(", "))
-        jobs.append((match.group(1), wildcards))
+        rule, level = match.group(1), IMP_LEVEL_RULE.fullmatch(match.group(1))
+        if level:
+            rule, wildcards["sparsity"] = "imp_round", str(int(level.group(1)))
+        jobs.append((rule, wildcards))
     return jobs
 
 
@@ -83,7 +90,8 @@ def job_stats(output: str) -> dict[str, int]:
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
             break
-        stats[parts[0]] = int(parts[1])
+        rule = "imp_round" if IMP_LEVEL_RULE.fullmatch(parts[0]) else parts[0]
+        stats[rule] = stats.get(rule, 0) + int(parts[1])
     return stats
 
 
@@ -135,8 +143,14 @@ def test_micro_tables(micro_run):
         assert sorted(overlap["layer"].astype(str).unique()) == sorted(layers)
         counts = Counter(overlap["kind"])
         n = len(layers)
-        assert counts == {"cross_language": n, "same_language": 2 * n, "random": n}
+        # t0-t1 across seeds (2 seed pairs) and with the same seed (2), each language across seeds (1)
+        assert counts == {"cross_language": n, "cross_language_same_seed": n, "same_language": 2 * n, "random": n}
         assert overlap["jaccard"].astype(float).between(0, 1).all()
+        cross = overlap[overlap["kind"] == "cross_language"]
+        assert (cross["n"].astype(int) == 2).all() and (cross["ci_low"].astype(float) <= cross["jaccard"].astype(float)).all()
+        bound = pd.read_csv(tables / task / "overlap_bound_sparsity40.csv", dtype={"layer": str})
+        assert sorted(bound["layer"]) == sorted(layers) and bound["p_value"].between(0, 1).all()
+        assert (bound["n_cross"] == 2).all() and (bound["n_bound"] == 2).all()
         random = overlap[overlap["kind"] == "random"]["jaccard"].astype(float)
         assert random.tolist() == pytest.approx([0.6 / 1.4] * n)
 
@@ -179,7 +193,10 @@ def test_micro_tables(micro_run):
     assert (retrieval[retrieval["topk"] == 5]["accuracy"].values >= retrieval[retrieval["topk"] == 1]["accuracy"].values).all()
     cca = pd.read_csv(tables / "cca.csv")
     assert sorted(cca["subnetwork"].unique()) == ["dense", "nli/t0/seed0-sparsity40"]
-    assert len(cca) == 2 * layers and cca[["svcca", "pwcca"]].stack().between(0, 1 + 1e-9).all()
+    assert len(cca) == 2 * layers
+    # Layer 0's [CLS] vector is one embedding for every sentence: CCA is undefined there (NaN), not 0.
+    assert cca[cca["layer"] == 0][["svcca", "pwcca"]].isna().all().all()
+    assert cca[cca["layer"] > 0][["svcca", "pwcca"]].stack().between(0, 1 + 1e-9).all()
     comparison = pd.read_csv(tables / "paper_comparison.csv")
     assert comparison.empty  # the toy world's languages are not the paper's
     assert list(comparison.columns) == ["table", "task", "row", "column", "metric", "ours", "paper", "difference", "source"]
@@ -207,15 +224,25 @@ def test_micro_masks_and_metrics(micro_run):
     from subnets.masks import load_mask
 
     workdir, _ = micro_run
-    round_dir = workdir / "results/micro/imp/ner/t1/seed1/sparsity20"
-    _, metadata = load_mask(round_dir / "next_mask.safetensors")
+    results = workdir / "results/micro"
+    round_dir = results / "imp/ner/t1/seed1/sparsity20"
+    ticket = results / "tickets/ner/t1/seed1/sparsity40.safetensors"  # what the round at 20% pruned to
+    _, metadata = load_mask(ticket)
     assert metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
-    assert metadata["sparsity_percent"] == 40
+    assert metadata["sparsity_percent"] == 40 and metadata["parent_sparsity_percent"] == 20
+    assert metadata["parent"] == "results/micro/tickets/ner/t1/seed1/sparsity20.safetensors"
     assert (metadata["task"], metadata["language"], metadata["seed"], metadata["method"]) == ("ner", "t1", 1, "imp")
     assert len(metadata["theta0_fingerprint"]) == 16
     metrics = pd.read_json(round_dir / "metrics.json", typ="series")
     assert metrics["theta0_fingerprint"] == metadata["theta0_fingerprint"]
     assert metrics["sparsity"] == 20 and metrics["mask_sparsity"] == pytest.approx(0.2, abs=1e-3)
+    # No path holds a mask of another sparsity than its name says; round folders hold metrics only.
+    tickets = sorted((results / "tickets").rglob("*.safetensors"))
+    assert len(tickets) == len(TASKS) * len(LANGS) * len(SEEDS) * 3 + 2  # 20, 40 and 60%; the mixture: 20, 40
+    for path in tickets + sorted((results / "masks").rglob("*.safetensors")):
+        level = int(re.fullmatch(r"sparsity(\d+)\.safetensors", path.name).group(1))
+        assert load_mask(path)[1]["sparsity_percent"] == level, path
+    assert not list((results / "imp").rglob("*.safetensors"))
 
 
 def test_report_holds_every_figure(micro_run, tmp_path):
@@ -331,6 +358,44 @@ def _fails_before_any_job(tmp_path, edit, *expected):
         assert text in output, output
     assert not (workdir / "results").exists() and not (workdir / "resources").exists()
     return output
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c.update(study=".."),
+        lambda c: c["model"].update(name=".."),
+        lambda c: (c.update(study=".."), c["model"].update(name="..")),
+        lambda c: c["tasks"]["ner"].update(languages=["t0", ".."]),
+    ],
+    ids=["study", "model.name", "both", "language"],
+)
+def test_a_name_that_would_climb_out_of_the_study_changes_nothing(tmp_path, edit):
+    """A real run (not a dry run) with '..' as a name stops at the config check; nothing in or beside the
+    working directory changes (such a name once deleted resources/<study>, and with both the checkout)."""
+    workdir = tmp_path / "work"
+    (workdir / "resources" / "keep").mkdir(parents=True)
+    (workdir / "resources" / "keep" / "file").write_text("kept")
+
+    def snapshot():
+        return sorted((str(p.relative_to(tmp_path)), p.stat().st_mtime_ns) for p in tmp_path.rglob("*")
+                      if ".snakemake" not in p.parts)  # fmt: skip
+
+    configfile = write_config(tmp_path / "bad.yaml", edit)
+    before = snapshot()
+    result = snakemake(workdir, configfile, "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats:" not in output, output
+    assert "does not match" in output or "folder name" in output, output
+    assert snapshot() == before
+    assert (workdir / "resources" / "keep" / "file").read_text() == "kept"
+
+
+def test_a_local_model_source_that_does_not_exist_stops_the_dry_run(tmp_path):
+    def edit(config):
+        config["model"] = {"name": "mbert", "source": "./models/no-such-model"}
+
+    _fails_before_any_job(tmp_path, edit, "model.source", "no such model directory")
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -451,7 +516,7 @@ def test_micro_mt5_study(micro_mt5_run):
     assert tickets[["dense_mean", "ticket_mean"]].stack().between(0, 100).all()
 
     # The tickets cover encoder and decoder, cross-attention included, and are at their level.
-    mask, metadata = load_mask(results / "imp/nli/t0/seed0/sparsity20/next_mask.safetensors")
+    mask, metadata = load_mask(results / "tickets/nli/t0/seed0/sparsity40.safetensors")
     assert metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
     assert json_of(results / "imp/nli/t0/seed0/sparsity20/metrics.json")["family"] == "t5"
     assert any(".EncDecAttention.q." in name for name in mask)

@@ -126,12 +126,14 @@ def plot_overlap(
     table: pd.DataFrame,
     paths: Sequence[str | os.PathLike],
     *,
+    bound: pd.DataFrame | None = None,
     language_order: Sequence[str] | None = None,
     title: str | None = None,
 ) -> None:
-    """Fig. 3: Jaccard overlap per layer, one line per language pair, the same-language mean over seed pairs
-    (upper bound) and the random expectation. ``table`` is the overlap table (``overlap_table``) of one task.
-    The "all" column (whole model) is left out of the x axis."""
+    """Fig. 3: Jaccard overlap per layer, one line per language pair (tickets of different seeds) with its 95%
+    interval as a band, the same-language bound over seed pairs with its band (from ``bound``, the
+    :func:`subnets.overlap.bound_test` table; else the mean of the per-language rows) and the random expectation.
+    ``table`` is the :func:`subnets.overlap.overlap_table` of one task. The "all" column is left out."""
     plt, sns = _pyplot()
     data = table[table["layer"] != "all"].sort_values("layer_index")
     layers = list(dict.fromkeys(data["layer"]))
@@ -144,10 +146,15 @@ def plot_overlap(
     colours = sns.color_palette("husl", n_colors=max(len(pairs), 1))
     for colour, (a, b) in zip(colours, pairs):
         line = cross[(cross["lang_a"] == a) & (cross["lang_b"] == b)]
-        ax.plot(line["layer"].map(position), line["jaccard"], marker="o", ms=3, lw=1, color=colour, label=f"{a}-{b}")
-    same = data[data["kind"] == "same_language"]
-    if len(same):
-        upper = same.groupby("layer")["jaccard"].mean().reindex(layers)
+        x = line["layer"].map(position)
+        ax.plot(x, line["jaccard"], marker="o", ms=3, lw=1, color=colour, label=f"{a}-{b}")
+        ax.fill_between(x, line["ci_low"], line["ci_high"], color=colour, alpha=0.15, lw=0)
+    if bound is not None and len(bound):
+        here = bound.set_index("layer").reindex(layers)
+        ax.plot(range(len(layers)), here["same_language"], color="black", ls="--", lw=1.5, label="same language (seeds)")
+        ax.fill_between(range(len(layers)), here["bound_ci_low"], here["bound_ci_high"], color="black", alpha=0.12, lw=0)
+    elif (data["kind"] == "same_language").any():
+        upper = data[data["kind"] == "same_language"].groupby("layer")["jaccard"].mean().reindex(layers)
         ax.plot(range(len(layers)), upper.values, color="black", ls="--", lw=1.5, label="same language (seeds)")
     random = data[data["kind"] == "random"]
     if len(random):
@@ -156,7 +163,7 @@ def plot_overlap(
     # Encoder-decoder layers ("encoder.3", "decoder.3") as "e3", "d3": 24 of them fit under the axis.
     ax.set_xticks(range(len(layers)), [_short_layer(layer) for layer in layers])
     ax.set_xlabel("layer (e: encoder, d: decoder)" if any("." in layer for layer in layers) else "layer")
-    ax.set_ylabel("Jaccard overlap")
+    ax.set_ylabel("Jaccard overlap (95% interval)")
     ax.set_ylim(0, 1.02)
     sparsity = int(table["sparsity"].iloc[0]) if len(table) else None
     ax.set_title(title or (f"overlap at {sparsity}% sparsity" if sparsity is not None else "overlap"))

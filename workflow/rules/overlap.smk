@@ -1,5 +1,6 @@
-# Overlap per layer of the IMP masks at one sparsity (Fig. 3): every language pair of a task, the same
-# language across seeds (upper bound) and the random expectation k / (2 - k).
+# Overlap per layer of the IMP tickets at one sparsity (Fig. 3): every language pair of a task across seeds (and
+# same seed apart), the same language across seeds (upper bound), the random expectation k / (2 - k), intervals
+# over seed pairs, and the per-layer permutation test of "cross-language overlap lies below the bound".
 
 
 rule overlap:
@@ -11,6 +12,10 @@ rule overlap:
         md=table(
             f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}_by_layer",
             "md",
+        ),
+        bound=table(f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}"),
+        bound_md=table(
+            f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}", "md"
         ),
     log:
         log(f"overlap/{{task}}"),

@@ -24,6 +24,7 @@ rule plot_sparsity:
 rule plot_overlap:
     input:
         overlap=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}"),
+        bound=table(f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}"),
     output:
         png=report(
             figure("fig3_overlap_{task}", "png"),
