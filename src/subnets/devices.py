@@ -6,6 +6,11 @@ visible ones, with one lock file per device (``fcntl.flock``) in a lock director
 machine, and narrows ``CUDA_VISIBLE_DEVICES`` to them. The kernel releases a flock when its process ends, however
 it ends (SIGKILL included), so a crashed job never leaves a device claimed.
 
+The lock directory has a predictable name under /tmp, where anyone can create files: it is made with mode 0700
+and used only when it is a real directory (not a link) owned by this user that nobody else may write to; lock
+files are opened without following links, without truncating, with mode 0600. So a link planted in its place
+or inside it can never make a job truncate or create a file elsewhere.
+
 This must run before torch initialises CUDA (CUDA reads ``CUDA_VISIBLE_DEVICES`` once): call it at the very top
 of a job's script. This module imports nothing heavy for that reason. Under SLURM it does nothing: SLURM has
 already given the job its own devices. :func:`training_processes` then says how many processes the job trains
@@ -14,17 +19,19 @@ in: one per GPU it may use (data-parallel, :mod:`subnets.parallel`, when more th
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import getpass
 import os
+import re
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 LOCK_DIR_ENV = "SUBNETS_GPU_LOCK_DIR"
 
@@ -34,21 +41,75 @@ class GpuClaim:
     """Devices held by this process until :meth:`release` or the process's end."""
 
     devices: list[str]
-    _locks: list[IO[bytes]] = field(default_factory=list, repr=False)
+    _locks: list[int] = field(default_factory=list, repr=False)  # file descriptors
 
     def release(self) -> None:
-        for lock in self._locks:
-            lock.close()  # closing the only descriptor drops its flock
+        for fd in self._locks:
+            os.close(fd)  # closing the only descriptor drops its flock
         self._locks.clear()
 
 
-# Claims live as long as the process: a lock file object that is garbage-collected would release its device.
+# Claims live as long as the process (their descriptors stay open until released).
 _HELD: list[GpuClaim] = []
 
 
 def default_lock_dir() -> Path:
     """Shared by every workflow of this user on this machine: two studies run side by side share the GPUs too."""
     return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / f"subnets-gpu-locks-{getpass.getuser()}")
+
+
+class UnsafeLockDir(RuntimeError):
+    """The GPU lock directory (or a lock file in it) could be controlled by someone else; the message says how."""
+
+
+def prepare_lock_dir(lock_dir: str | Path) -> Path:
+    """Create ``lock_dir`` (mode 0700) if missing and check that only this user controls it.
+
+    Raises :class:`UnsafeLockDir` when it is a symbolic link, not a directory, owned by another user, or
+    writable by group or others: in a shared /tmp, another user could have made it to plant links in it.
+    """
+    lock_dir = Path(lock_dir)
+    lock_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_dir.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(lock_dir)
+    fix = f"remove it, or set {LOCK_DIR_ENV} to a directory of your own"
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeLockDir(f"GPU lock directory {lock_dir} is a symbolic link (to {os.readlink(lock_dir)}); {fix}")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeLockDir(f"GPU lock directory {lock_dir} exists and is not a directory; {fix}")
+    if info.st_uid != os.geteuid():
+        raise UnsafeLockDir(
+            f"GPU lock directory {lock_dir} is owned by user id {info.st_uid}, not by this user ({os.geteuid()}); {fix}"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeLockDir(
+            f"GPU lock directory {lock_dir} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run chmod go-w {lock_dir}, or set {LOCK_DIR_ENV} to a directory of your own"
+        )
+    return lock_dir
+
+
+def lock_file_name(device: str) -> str:
+    """The lock file of a device id (an index or a UUID such as GPU-... or MIG-.../1/0): a plain file name."""
+    return "gpu-" + re.sub(r"[^A-Za-z0-9_.-]", "_", device) + ".lock"  # no "/": always a name in the directory
+
+
+def _open_lock(path: Path) -> int:
+    """Open (creating, mode 0600) a device's lock file: never through a link, never truncating it."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeLockDir(f"GPU lock file {path} is a symbolic link; remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeLockDir(f"GPU lock file {path} is not a regular file; remove it")
+    return fd
 
 
 def visible_devices() -> list[str]:
@@ -75,14 +136,18 @@ def _try_claim(devices: list[str], count: int, lock_dir: Path) -> GpuClaim | Non
     two multi-GPU jobs."""
     claim = GpuClaim([])
     for device in devices:
-        lock = open(lock_dir / f"gpu-{device}.lock", "wb")  # noqa: SIM115 (held open as the lock)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = _open_lock(lock_dir / lock_file_name(device))
+        except BaseException:
+            claim.release()
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.close()
+            os.close(fd)
             continue
         claim.devices.append(device)
-        claim._locks.append(lock)
+        claim._locks.append(fd)
         if len(claim.devices) == count:
             return claim
     claim.release()
@@ -95,7 +160,8 @@ def claim_gpus(
     """Claim ``count`` of the visible GPUs (waiting while others hold them) and make only those visible.
 
     Returns None, changing nothing, when ``count`` is 0, when SLURM runs this job (``SLURM_JOB_ID``: it sets
-    ``CUDA_VISIBLE_DEVICES`` itself) or when there is no GPU. ``devices`` overrides the visible devices.
+    ``CUDA_VISIBLE_DEVICES`` itself) or when there is no GPU. ``devices`` overrides the visible devices. The lock
+    directory must be safe (:func:`prepare_lock_dir`; :class:`UnsafeLockDir` otherwise).
     """
     if count < 1 or "SLURM_JOB_ID" in os.environ:
         return None
@@ -104,8 +170,7 @@ def claim_gpus(
         return None
     if count > len(devices):
         raise ValueError(f"a job asks for {count} GPUs but only {len(devices)} are visible: {','.join(devices)}")
-    lock_dir = Path(lock_dir) if lock_dir is not None else default_lock_dir()
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = prepare_lock_dir(lock_dir if lock_dir is not None else default_lock_dir())
     announced = False
     while (claim := _try_claim(devices, count, lock_dir)) is None:
         if not announced:
