@@ -49,6 +49,7 @@ include: "workflow/rules/methods.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/phantom.smk"
 
 
 localrules:

@@ -201,6 +201,12 @@ def test_micro_tables(micro_run):
     assert comparison.empty  # the toy world's languages are not the paper's
     assert list(comparison.columns) == ["table", "task", "row", "column", "metric", "ours", "paper", "difference", "source"]
 
+    phantom = pd.read_csv(tables / "phantom.csv")
+    assert list(phantom.columns) == ["planted", "measurement", "task", "expected", "observed", "recovered"]
+    assert phantom["planted"].iloc[0] == "roles: pivot t0, sister t1"  # the micro world: two languages
+    assert set(phantom["task"].dropna()) == set(TASKS)
+    assert (phantom["planted"] == "random masks carry no language (negative control)").sum() == len(TASKS)
+
     drops = pd.read_csv(tables / "relative_transfer_drop.csv")
     assert len(drops) == len(TASKS) * len(LANGS)
     assert drops["relative_transfer_drop"].map(math.isfinite).all()

@@ -193,21 +193,6 @@ def probe_input(wildcards):
     return inputs
 
 
-def retrieval_subnetworks():
-    """The dense model and every ticket at probes.sparsity (each task, language and transfer seed)."""
-    s, seeds = STUDY.probes["sparsity"], STUDY.transfer_seeds
-    tickets = [
-        (t, l, seed) for t in TASKS for l in STUDY.languages(t) for seed in seeds
-    ]
-    return [N.DENSE] + [N.ticket_name(t, l, seed, s) for t, l, seed in tickets]
-
-
-def cca_subnetworks():
-    seed, s = STUDY.transfer_seeds[0], STUDY.probes["sparsity"]
-    tickets = STUDY.probes["cca"]["tickets"]
-    return [N.DENSE] + [N.ticket_name(t, l, seed, s) for t, l in tickets]
-
-
 def paper_comparison_input(wildcards):
     """This run's tables that have a published counterpart (Table 2, Tables 3-5 at 50%, Table 1)."""
     inputs = {"tickets": table("winning_tickets")}
@@ -275,6 +260,20 @@ def transfer_matrix_input(wildcards):
         "diagonal": rounds(task, langs, STUDY.seeds, [s]),
         "transfer": runs(task, langs, langs, seeds, s),
         "random": runs(task, [N.RANDOM], langs, seeds, s),
+    }
+
+
+def phantom_input(wildcards):
+    """The world's manifest and the tables the phantom checks (overlap, transfer, tickets, probes)."""
+    s = label(STUDY.overlap_sparsity)
+    found = {"world": TOY_WORLD, "tickets": table("winning_tickets")}
+    found["overlap"] = [table(f"{t}/overlap_sparsity{s}") for t in TASKS]
+    found["bound"] = [table(f"{t}/overlap_bound_sparsity{s}") for t in TASKS]
+    if STUDY.targets["transfer"]:
+        s = label(STUDY.phantom_transfer_sparsity)
+        found["transfer"] = [table(f"{t}/transfer_sparsity{s}") for t in TASKS]
+    return found | {
+        kind: table(kind) for kind in ("retrieval", "cca") if STUDY.targets[kind]
     }
 
 

@@ -23,7 +23,7 @@ rule probe:
 
 rule retrieval_table:
     input:
-        [probe_path("retrieval", s) for s in retrieval_subnetworks()],
+        [probe_path("retrieval", s) for s in STUDY.probed_subnetworks("retrieval")],
     output:
         csv=table("retrieval"),
         md=table("retrieval", "md"),
@@ -32,14 +32,14 @@ rule retrieval_table:
     conda:
         "../../envs/subnets.yaml"
     params:
-        subnetworks=retrieval_subnetworks(),
+        subnetworks=STUDY.probed_subnetworks("retrieval"),
     script:
         "../scripts/probe_table.py"
 
 
 rule cca_table:
     input:
-        [probe_path("cca", s) for s in cca_subnetworks()],
+        [probe_path("cca", s) for s in STUDY.probed_subnetworks("cca")],
     output:
         csv=table("cca"),
         md=table("cca", "md"),
@@ -48,6 +48,6 @@ rule cca_table:
     conda:
         "../../envs/subnets.yaml"
     params:
-        subnetworks=cca_subnetworks(),
+        subnetworks=STUDY.probed_subnetworks("cca"),
     script:
         "../scripts/probe_table.py"

@@ -104,6 +104,8 @@ def all_targets():
     for probe, fig in (("retrieval", "fig7_retrieval"), ("cca", "fig10_cca")):
         if on[probe]:
             targets += tables(probe) + figures(fig)
+    if on["imp"] and on["overlap"] and STUDY.uses_toy_world:
+        targets += tables("phantom")
     if on["paper"]:
         targets += tables("paper_comparison")
     if on["multilingual"]:

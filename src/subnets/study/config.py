@@ -153,6 +153,17 @@ class Study:
             levels |= set(self.transfer_sparsities)
         return sorted(levels)
 
+    @property
+    def uses_toy_world(self) -> bool:
+        """Whether every task reads the toy world, whose planted relations the phantom table checks."""
+        return all(spec.data["source"] == "toy" for spec in self.tasks.values())
+
+    @property
+    def phantom_transfer_sparsity(self) -> int:
+        """The transfer level the phantom reads: the overlap sparsity when transferred there, else the first."""
+        levels = self.transfer_sparsities
+        return self.overlap_sparsity if self.overlap_sparsity in levels else levels[0]
+
     # --------------------------------------------------------------------------------------- languages
 
     def languages(self, task: str) -> list[str]:
@@ -184,6 +195,16 @@ class Study:
         return task in self.multilingual and name == self.mixture_name(task)
 
     # ----------------------------------------------------------------------------------- sub-networks
+
+    def probed_subnetworks(self, kind: str) -> list[str]:
+        """What a zero-shot probe reads, dense model first: for ``retrieval`` every ticket at probes.sparsity (each
+        task, language and transfer seed); for ``cca`` the configured tickets of the first transfer seed."""
+        s, seeds = self.probes["sparsity"], self.transfer_seeds
+        if kind == "retrieval":
+            tickets = [(t, lang, seed) for t in self.tasks for lang in self.languages(t) for seed in seeds]
+        else:
+            tickets = [(t, lang, seeds[0]) for t, lang in self.probes["cca"]["tickets"]]
+        return [names.DENSE] + [names.ticket_name(t, lang, seed, s) for t, lang, seed in tickets]
 
     @property
     def repruned_sources(self) -> list[str]:

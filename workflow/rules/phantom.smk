@@ -1,0 +1,18 @@
+# The phantom table of a toy study: each relation the toy world planted (world.json) against what the overlap,
+# transfer, winning-ticket and probe tables measured, recovered or not.
+
+
+rule phantom_table:
+    input:
+        unpack(phantom_input),
+    output:
+        csv=table("phantom"),
+        md=table("phantom", "md"),
+    log:
+        log("phantom_table"),
+    conda:
+        "../../envs/subnets.yaml"
+    params:
+        tasks=TASKS,
+    script:
+        "../scripts/phantom_table.py"
