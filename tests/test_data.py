@@ -9,6 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from subnets.data import (
+    DataSizeWarning,
     load_parallel,
     load_prepared,
     load_raw,
@@ -154,73 +155,7 @@ def test_local_mlm_without_validation_splits_documents(tmp_path):
     assert list(load_raw("mlm", tmp_path, "xx", validation_fraction=0.1)["validation"]["text"]) == validation
 
 
-# ------------------------------------------------------------------------------------------------ hub sources
-
-
-@pytest.fixture
-def fake_hub(monkeypatch):
-    """Replace ``datasets.load_dataset`` by a recorder that returns data in each hub dataset's schema."""
-    calls = []
-
-    def load_dataset(path, name=None, split=None, **kwargs):
-        calls.append((path, name, split))
-        if path == "unimelb-nlp/wikiann":
-            rows = [dict(r, langs=[name] * 5, spans=["PER: x"]) for r in ner_rows(6)]
-            splits = {
-                s: datasets.Dataset.from_list(rows, features=WIKIANN_FEATURES) for s in ("train", "validation", "test")
-            }
-        elif path == "facebook/xnli":
-            splits = {
-                s: datasets.Dataset.from_list(nli_rows(6), features=XNLI_FEATURES)
-                for s in ("train", "validation", "test")
-            }
-        elif path == "wikimedia/wikipedia":
-            rows = [{"id": str(i), "url": "u", "title": "t", **r} for i, r in enumerate(mlm_rows(40))]
-            splits = {"train": datasets.Dataset.from_list(rows)}
-        elif path == "wmt/wmt14":
-            pairs = [{"translation": {"fr": f"phrase {i}", "en": f"sentence {i}"}} for i in range(4)]
-            splits = {"test": datasets.Dataset.from_list(pairs)}
-        else:
-            raise AssertionError(f"unexpected hub id {path}")
-        return splits[split] if split else datasets.DatasetDict(splits)
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    return calls
-
-
-def test_hub_loaders_request_the_paper_datasets(fake_hub):
-    ner = load_raw("ner", "hub", "ar")
-    nli = load_raw("nli", "hub", "sw")
-    mlm = load_raw("mlm", "hub", "ur")
-    sources, targets = load_parallel("hub", src="en", tgt="fr")
-    assert fake_hub == [
-        ("unimelb-nlp/wikiann", "ar", None),
-        ("facebook/xnli", "sw", None),
-        ("wikimedia/wikipedia", "20231101.ur", "train"),
-        ("wmt/wmt14", "fr-en", "test"),
-    ]
-    assert ner["train"].column_names == ["tokens", "ner_tags"] and list(ner) == ["train", "validation", "test"]
-    assert nli["validation"].column_names == ["premise", "hypothesis", "label"]
-    assert mlm["train"].column_names == ["text"] and list(mlm) == ["train", "validation"]
-    assert set(mlm["train"]["text"]).isdisjoint(mlm["validation"]["text"]) and mlm.num_rows["validation"] == 2
-    assert sources[2] == "sentence 2" and targets[2] == "phrase 2"
-    assert source_label("ner", "hub", "ar") == "hub:unimelb-nlp/wikiann:ar"
-
-
-@pytest.mark.parametrize(
-    "call, message",
-    [
-        (lambda: load_raw("nli", "hub", "fa"), r"facebook/xnli has no language 'fa'; available: ar bg de"),
-        (lambda: load_raw("ner", "hub", "xx"), r"unimelb-nlp/wikiann has no language 'xx'; available: ace af"),
-        (lambda: load_raw("mlm", "hub", "English"), r"not a Wikipedia language code"),
-        (lambda: load_parallel("hub", src="en", tgt="es"), r"wmt/wmt14 has no language 'es'"),
-        (lambda: load_parallel("hub", src="de", tgt="fr"), r"English with one other language"),
-    ],
-)
-def test_unknown_languages_fail_before_any_download(fake_hub, call, message):
-    with pytest.raises(ValueError, match=message):
-        call()
-    assert fake_hub == []
+# Hub sources (a local stand-in of the hub, in the hub's real layouts) are tested in test_hub.py.
 
 
 def test_local_parallel_sentences(tmp_path):
@@ -271,7 +206,8 @@ def test_prepare_subsample_is_shuffle_select(tmp_path, tokenizer):
 def test_prepare_mlm_counts_blocks_and_takes_all_when_short(tmp_path, tokenizer):
     write_jsonl(tmp_path / "src" / "train.jsonl", mlm_rows(60))
     raw = load_raw("mlm", tmp_path / "src", "en", validation_fraction=0.25)
-    out = prepare(tmp_path, tokenizer, "mlm", raw, n_train=30, n_eval=10_000)
+    with pytest.warns(DataSizeWarning, match=r"mlm en \[split 'validation'\]: asked for 10000 blocks, the source has \d+"):
+        out = prepare(tmp_path, tokenizer, "mlm", raw, n_train=30, n_eval=10_000)
     prepared, info = load_prepared(out), prepared_info(out)
     assert prepared["train"].num_rows == 30 and prepared["train"].column_names == [
         "input_ids",
@@ -363,3 +299,68 @@ def test_mix_prepared_takes_an_equal_share_of_each_language(tmp_path, tokenizer)
     ner = prepare(tmp_path, tokenizer, "ner", load_raw("ner", local_source(tmp_path / "ner", "ner"), "en"), name="n")
     with pytest.raises(ValueError, match="differ in task"):
         mix_prepared({"en": parts["en"], "xx": ner}, tmp_path / "mixed-tasks", n_train=12, n_eval=6, seed=0)
+
+
+# ------------------------------------------------------------------------------------------------ sizes, provenance
+
+
+def test_short_splits_warn_before_tokenising_naming_task_language_split_and_sizes(tmp_path, tokenizer, monkeypatch):
+    """WikiAnn ur has 1,000 validation rows where the paper's config asks 10,000: say so before the long work."""
+    raw = load_raw("ner", local_source(tmp_path / "ur", "ner", n_train=40, n_validation=5), "ur")
+    tokenised = []
+    task = get_task("ner")
+    original = type(task).tokenize
+
+    def spy(self, *args, **kwargs):
+        tokenised.append(kwargs.get("split"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(task), "tokenize", spy)
+    with pytest.warns(DataSizeWarning, match=r"ner ur \[split 'validation'\]: asked for 10 rows, the source has 5") as w:
+        out = prepare(tmp_path, tokenizer, task, raw, n_train=12, n_eval=10)
+    assert len(w) == 1 and tokenised == ["train", "validation"]  # warned once, then the work went on
+    info = prepared_info(out)
+    assert info["language"] == "ur"
+    assert info["size_shortfalls"] == [
+        {"split": "validation", "requested": 10, "available": 5, "unit": "rows", "estimate": False}
+    ]
+    assert info["splits"]["validation"]["size"] == 5
+
+    tokenised.clear()
+    with pytest.raises(ValueError, match=r"ner ur \[split 'validation'\]: asked for 10 rows, the source has 5.*exact_sizes"):
+        prepare(tmp_path, tokenizer, task, raw, name="exact", n_train=12, n_eval=10, exact_sizes=True)
+    assert tokenised == [] and not (tmp_path / "exact").exists()  # the error came before any tokenisation
+
+
+def test_mlm_shortfall_is_estimated_after_the_first_chunk(tmp_path, tokenizer, monkeypatch):
+    """A small Wikipedia cannot give 1.6M blocks: an estimate after the first chunk warns early."""
+    import subnets.data.prepare as prepare_module
+
+    monkeypatch.setattr(prepare_module, "FIRST_CHUNK", 10)
+    write_jsonl(tmp_path / "sw" / "train.jsonl", mlm_rows(80))
+    raw = load_raw("mlm", tmp_path / "sw", "sw", validation_fraction=0.25)
+    with pytest.warns(DataSizeWarning) as w:
+        out = prepare(tmp_path, tokenizer, "mlm", raw, n_train=1_600_000, n_eval=6)
+    messages = [str(x.message) for x in w]
+    assert "mlm sw [split 'train']: asked for 1600000 blocks, the source has about" in messages[0]
+    assert "estimated from the first chunk" in messages[0]
+    assert "the source has about" not in messages[1] and "asked for 1600000 blocks" in messages[1]
+    info = prepared_info(out)
+    assert [s["estimate"] for s in info["size_shortfalls"]] == [True, False]
+    with pytest.raises(ValueError, match="asked for 1600000 blocks.*exact_sizes"), pytest.warns(DataSizeWarning):
+        prepare(tmp_path, tokenizer, "mlm", raw, name="exact", n_train=1_600_000, n_eval=6, exact_sizes=True)
+
+
+def test_local_sources_are_recorded_as_local_with_a_content_hash(tmp_path, tokenizer):
+    root = local_source(tmp_path / "de", "nli")
+    raw = load_raw("nli", tmp_path / "{lang}", "de")
+    read = raw.provenance
+    assert read["kind"] == "local" and read["revision"] == "local" and read["language"] == "de"
+    assert read["rows"] == {"train": 40, "validation": 20} and len(read["content_hash"]) == 16
+    info = prepared_info(prepare(tmp_path, tokenizer, "nli", raw))
+    assert info["read"] == read
+    assert load_raw("nli", root, "de").provenance["content_hash"] == read["content_hash"]
+    write_jsonl(root / "validation.jsonl", nli_rows(20, start=7))  # other content, same names
+    assert load_raw("nli", root, "de").provenance["content_hash"] != read["content_hash"]
+    with pytest.raises(ValueError, match="revision 'v1' is set, but the source is local"):
+        load_raw("nli", root, "de", revision="v1")

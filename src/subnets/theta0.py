@@ -83,28 +83,115 @@ def fingerprint(model: "torch.nn.Module | dict[str, torch.Tensor]", length: int 
     return digest.hexdigest()[:length]
 
 
-def snapshot_pretrained(source: str | os.PathLike, out_dir: str | os.PathLike, family: str | None = None) -> Path:
+SNAPSHOT_INFO = "snapshot.json"  # in the snapshot directory: where theta0's body came from, exactly
+
+
+def resolve_model_revision(source: str, revision: str | None = None) -> dict:
+    """Where a model comes from, pinned: ``{"kind": "hub", "id", "requested", "revision": <commit sha>}`` for a
+    hub id (``revision`` None = the hub's ``main``), ``{"kind": "local", "path", "revision": "local",
+    "content_hash"}`` for a local directory (a revision makes no sense there: ValueError)."""
+    if Path(source).is_dir():
+        if revision is not None:
+            raise ValueError(f"model.revision {revision!r} is set, but {source} is a local directory (no revisions)")
+        from subnets.data.local import content_hash
+
+        return {"kind": "local", "path": str(Path(source).resolve()), "revision": "local",
+                "content_hash": content_hash(source)}  # fmt: skip
+    from subnets.data import hub  # one hub client for models and datasets (tests replace hub.hub_api)
+
+    requested = revision or "main"
+    sha = hub.hub_api().model_info(source, revision=requested).sha
+    if not sha:
+        raise ValueError(f"hub model {source}@{requested}: the hub gave no commit for this revision")
+    return {"kind": "hub", "id": source, "requested": requested, "revision": sha}
+
+
+def snapshot_info(snapshot_dir: str | os.PathLike) -> dict:
+    """The ``snapshot.json`` of a snapshot made by :func:`snapshot_pretrained` (source, resolved revision, ...)."""
+    import json
+
+    path = Path(snapshot_dir) / SNAPSHOT_INFO
+    if not path.is_file():
+        raise FileNotFoundError(f"{snapshot_dir}: no {SNAPSHOT_INFO} (not made by snapshot_pretrained)")
+    return json.loads(path.read_text())
+
+
+def _pretraining_class(config):
+    """The class that holds a whole pre-training checkpoint of ``config``'s model type.
+
+    BERT: ``BertForPreTraining`` (MLM head, next-sentence head AND the pooler; ``BertForMaskedLM`` has no pooler,
+    so a snapshot through it would leave every sequence-classification model with a random pooler).
+    Encoder-decoders (T5 / mT5): the seq2seq LM. Other encoders without a pre-training class: the masked LM.
+    """
+    from transformers import AutoModelForMaskedLM, AutoModelForPreTraining, AutoModelForSeq2SeqLM
+    from transformers.models.auto.modeling_auto import MODEL_FOR_PRETRAINING_MAPPING_NAMES
+
+    if config.is_encoder_decoder:
+        return AutoModelForSeq2SeqLM
+    if config.model_type in MODEL_FOR_PRETRAINING_MAPPING_NAMES:
+        return AutoModelForPreTraining
+    return AutoModelForMaskedLM
+
+
+def snapshot_pretrained(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    family: str | None = None,
+    *,
+    revision: str | None = None,
+) -> Path:
     """Copy a pre-trained model (hub id or local directory) with its tokenizer to ``out_dir`` as safetensors.
 
     The pipeline reads theta0's body from this snapshot only, so a hub model that changes upstream does not
-    silently change a study. With ``family`` the model must be of that family (checked before the weights load).
+    silently change a study. The WHOLE pre-training checkpoint is kept (for BERT: the pooler and both
+    pre-training heads), so theta0's body is exactly the published weights. ``revision`` (a branch, tag or
+    commit; None = ``main``) pins a hub model; the commit it resolves to is what every file is read at, and it
+    is recorded, with any weights the checkpoint lacked, in ``out_dir/snapshot.json`` (a local directory is
+    recorded as ``"local"`` with a content hash). With ``family`` the model must be of that family (checked
+    before the weights load).
     """
-    from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    import json
+    import warnings
+
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
 
     from subnets.io import atomic_path
     from subnets.masks import MODEL_TYPE_FAMILIES
 
     source = resolve_pretrained(source)
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    origin = resolve_model_revision(source, revision)
+    pinned = {"revision": origin["revision"]} if origin["kind"] == "hub" else {}
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, **pinned)
     if family is not None and MODEL_TYPE_FAMILIES.get(config.model_type) != family:
         raise ValueError(
             f"{source}: model_type {config.model_type!r} is not of model family {family!r} "
             f"(known model types: {MODEL_TYPE_FAMILIES})"
         )
-    auto_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForMaskedLM
-    model = auto_class.from_pretrained(source, trust_remote_code=False)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    auto_class = _pretraining_class(config)
+    torch.manual_seed(0)  # weights a checkpoint lacks are drawn reproducibly (and reported below)
+    model, loading = auto_class.from_pretrained(
+        source, trust_remote_code=False, output_loading_info=True, **pinned
+    )
+    missing = sorted(loading.get("missing_keys") or ())
+    if missing:
+        warnings.warn(
+            f"{source}: the checkpoint lacks {len(missing)} weight(s) of {type(model).__name__} "
+            f"({', '.join(missing[:6])}{', ...' if len(missing) > 6 else ''}); they are initialised with seed 0 "
+            f"and recorded in {SNAPSHOT_INFO}",
+            stacklevel=2,
+        )
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **pinned)
+    info = {
+        **origin,
+        "source": str(source),
+        "model_type": config.model_type,
+        "model_class": type(model).__name__,
+        "missing_from_checkpoint": missing,
+        "tokenizer_class": type(tokenizer).__name__,
+    }
     with atomic_path(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        (Path(tmp) / SNAPSHOT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)

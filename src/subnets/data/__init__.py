@@ -1,11 +1,12 @@
 """Data: raw sources (hub or local files, ``sources``), and tokenised, subsampled datasets (``prepare``)."""
 
 from subnets.data.hub import WIKIANN_LANGUAGES, WMT14_LANGUAGES, XNLI_LANGUAGES
-from subnets.data.prepare import load_prepared, mix_prepared, prepare_dataset, prepared_info
-from subnets.data.sources import HUB, load_parallel, load_parallel_premises, load_raw, source_label
+from subnets.data.prepare import DataSizeWarning, load_prepared, mix_prepared, prepare_dataset, prepared_info
+from subnets.data.sources import HUB, load_parallel, load_parallel_premises, load_raw, provenance, source_label
 
 __all__ = [
     "HUB",
+    "DataSizeWarning",
     "WIKIANN_LANGUAGES",
     "WMT14_LANGUAGES",
     "XNLI_LANGUAGES",
@@ -16,5 +17,6 @@ __all__ = [
     "mix_prepared",
     "prepare_dataset",
     "prepared_info",
+    "provenance",
     "source_label",
 ]

@@ -5,6 +5,7 @@ The toy world and any user-provided data come in through here, then go down the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,20 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".parquet")
 
 PathLike = str | os.PathLike
+
+
+def content_hash(path: PathLike, length: int = 16) -> str:
+    """A short sha256 over every file below ``path`` (relative names and bytes, in name order), or of one file:
+    what a local source or model directory is recorded by, in place of a hub commit."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update((file.name if file == path else file.relative_to(path).as_posix()).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:length]
 
 
 def load_split_file(path: PathLike) -> datasets.Dataset:

@@ -1,8 +1,16 @@
 """Subsample, tokenise once and save a task's dataset, ready for every training job of that task/language.
 
 The output is a ``DatasetDict.save_to_disk`` directory with splits ``train`` and ``validation`` plus an
-``info.json`` (sizes, seed, source, tokenizer, max_length, task options). It is written atomically:
-nothing appears under the final name unless everything succeeded.
+``info.json`` (sizes, seed, source, tokenizer, max_length, task options, and what was read from the source:
+repo, revision and commit, files, rows). It is written atomically: nothing appears under the final name unless
+everything succeeded.
+
+Sizes the source cannot give (WikiAnn ur has 1,000 validation rows, not the paper's 10,000; sw has 1,000
+training rows; a small Wikipedia cannot give 1.6M blocks) are reported BEFORE the long work: a
+:class:`DataSizeWarning` naming task, language, split, the size asked for and the size available (also kept in
+``info.json`` under ``size_shortfalls``), or, with ``exact_sizes=True``, a ValueError. For NER and NLI the check
+is exact and comes before any tokenisation; for MLM (blocks per document are known only once documents are
+tokenised) an estimate after the first chunk warns early, and the final count decides.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +36,26 @@ PREPARED_SPLITS: tuple[str, ...] = ("train", "validation")
 FIRST_CHUNK = 10_000  # raw rows tokenised before the yield of rows per raw row is known
 
 
+class DataSizeWarning(UserWarning):
+    """A split gives fewer examples than the config asks for."""
+
+
+def size_shortfall(
+    task: str, lang: str, split: str, requested: int, available: int, unit: str, *, exact: bool, estimate: bool = False
+) -> dict:
+    """Report that ``split`` has fewer ``unit`` than ``requested``: a DataSizeWarning, or with ``exact`` a
+    ValueError (an estimate never raises: only the final count can). Returns the record for ``info.json``."""
+    about = "about " if estimate else ""
+    message = (
+        f"{task} {lang} [split {split!r}]: asked for {requested} {unit}, the source has {about}{available}"
+        + (" (estimated from the first chunk)" if estimate else "")
+    )
+    if exact and not estimate:
+        raise ValueError(message + "; data.exact_sizes is true (set it false to train on what there is)")
+    warnings.warn(message + "; continuing with what there is", DataSizeWarning, stacklevel=3)
+    return {"split": split, "requested": requested, "available": available, "unit": unit, "estimate": estimate}
+
+
 def take_tokenized(
     raw: datasets.Dataset,
     task: Task,
@@ -36,6 +65,7 @@ def take_tokenized(
     max_length: int,
     split: str,
     seed: int,
+    on_estimate=None,
 ) -> tuple[datasets.Dataset, dict]:
     """The first ``n`` tokenised rows of ``raw`` shuffled with ``seed``, and how they were obtained.
 
@@ -59,6 +89,10 @@ def take_tokenized(
         have += len(piece)
         used = stop
         rate = have / used
+        if len(pieces) == 1 and on_estimate is not None and have < n and used < len(shuffled):
+            expected = int(rate * len(shuffled))
+            if expected < n:
+                on_estimate(expected)
         chunk = math.ceil(1.1 * (n - have) / rate) + 1 if rate > 0 else 2 * used
     tokenized = pieces[0] if len(pieces) == 1 else datasets.concatenate_datasets(pieces)
     if len(tokenized) > n:
@@ -84,12 +118,18 @@ def prepare_dataset(
     max_length: int,
     seed: int,
     source: str = "unspecified",
+    lang: str | None = None,
+    exact_sizes: bool = False,
+    provenance: dict | None = None,
 ) -> Path:
     """Check ``raw``, subsample ``n_train`` / ``n_eval`` rows with ``seed``, tokenise, save to ``out_dir``.
 
     ``raw`` needs splits ``train`` and ``validation`` (``load_raw`` gives them); its ``validation`` split
     becomes the saved ``validation``. The schema of both is checked before any tokenisation. ``source``
-    (e.g. from ``source_label``) goes into ``info.json`` and error messages. Returns ``out_dir``.
+    (e.g. from ``source_label``) goes into ``info.json`` and error messages. What was read (``provenance``,
+    by default ``raw.provenance`` from ``load_raw``) goes into ``info.json`` as ``read``. A split smaller than
+    asked for gives a DataSizeWarning naming task, ``lang`` (by default the provenance's), split, asked and
+    available sizes, or with ``exact_sizes`` a ValueError (see the module doc). Returns ``out_dir``.
     """
     import datasets
 
@@ -103,14 +143,38 @@ def prepare_dataset(
         raise ValueError(f"{source}: no split(s) {missing} to prepare (has {list(raw)})")
     for split in PREPARED_SPLITS:
         task.check_raw(raw[split], source, split)
+    if provenance is None:
+        provenance = getattr(raw, "provenance", None)
+    if lang is None:
+        lang = (provenance or {}).get("language", source)
+
+    documents = task.name == "mlm"  # one raw row (a document) gives any number of blocks
+    unit = "blocks" if documents else "rows"
+    requested = {"train": n_train, "validation": n_eval}
+    shortfalls = []
+    if not documents:  # exact, before any tokenisation
+        for split, n in requested.items():
+            if len(raw[split]) < n:
+                shortfalls.append(size_shortfall(task.name, lang, split, n, len(raw[split]), unit, exact=exact_sizes))
 
     prepared, sizes = {}, {}
-    for split, n in (("train", n_train), ("validation", n_eval)):
+    for split, n in requested.items():
+        warned = []
+
+        def early(expected: int, split=split, n=n, warned=warned) -> None:
+            warned.append(size_shortfall(task.name, lang, split, n, expected, unit, exact=exact_sizes, estimate=True))
+
         prepared[split], sizes[split] = take_tokenized(
-            raw[split], task, tokenizer, n, max_length=max_length, split=split, seed=seed
-        )
+            raw[split], task, tokenizer, n, max_length=max_length, split=split, seed=seed,
+            on_estimate=early if documents else None,
+        )  # fmt: skip
+        shortfalls.extend(warned)
         if len(prepared[split]) == 0:
             raise ValueError(f"{source} [split {split!r}]: no {task.name} examples left after tokenisation")
+        if documents and sizes[split]["exhausted"]:
+            shortfalls.append(
+                size_shortfall(task.name, lang, split, n, len(prepared[split]), unit, exact=exact_sizes)
+            )
 
     info = {
         "task": task.name,
@@ -120,6 +184,9 @@ def prepare_dataset(
         "max_length": max_length,
         "tokenizer": tokenizer.name_or_path,
         "splits": sizes,
+        "language": lang,
+        "read": provenance,
+        "size_shortfalls": shortfalls,
     }
     with atomic_path(out_dir) as tmp:
         datasets.DatasetDict(prepared).save_to_disk(str(tmp))
@@ -169,6 +236,7 @@ def mix_prepared(
         "task_options": first["task_options"],
         "source": "mixture of " + ", ".join(f"{lang} ({infos[lang]['source']})" for lang in parts),
         "languages": list(parts),
+        "read": {lang: info.get("read") for lang, info in infos.items()},
         "seed": seed,
         "max_length": first["max_length"],
         "tokenizer": first["tokenizer"],

@@ -7,6 +7,10 @@ A source spec, as written in the workflow config, is one of
   (``train.jsonl``, ``validation.parquet``, ...; see ``subnets.data.local``);
 - a mapping split -> file (or saved single-split directory).
 Paths may contain ``{lang}``, replaced by the language, so one spec serves every language of a task.
+
+``load_raw`` returns the splits with a record of exactly what was read, ``raw.provenance`` (hub: repo, config,
+requested revision, commit, files and rows of each split; local: the paths and a content hash);
+``prepare_dataset`` writes it into the prepared data's ``info.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from subnets.data import hub
-from subnets.data.local import load_local, load_split_file
+from subnets.data.local import content_hash, load_local, load_split_file
 
 if TYPE_CHECKING:
     import datasets
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
 HUB = "hub"
 SourceSpec = str | os.PathLike | Mapping[str, str | os.PathLike]
 
-HUB_LOADERS: dict[str, Callable[[str], datasets.DatasetDict]] = {
+HUB_LOADERS: dict[str, Callable[..., tuple[datasets.DatasetDict, list[dict]]]] = {
     "ner": hub.load_wikiann,
     "nli": hub.load_xnli,
     "mlm": hub.load_wikipedia,
@@ -89,6 +93,26 @@ def split_documents(
     return parts["train"], parts["test"]
 
 
+def provenance(raw: datasets.DatasetDict) -> dict | None:
+    """The record of what ``load_raw`` read (None for data that did not come through it)."""
+    return getattr(raw, "provenance", None)
+
+
+def _local_record(local: Path | dict[str, Path]) -> dict:
+    if isinstance(local, dict):
+        paths = {split: str(path) for split, path in local.items()}
+        digest = _hash_of_files(list(local.values()))
+    else:
+        paths, digest = str(local), content_hash(local)
+    return {"kind": "local", "paths": paths, "revision": "local", "content_hash": digest}
+
+
+def _hash_of_files(paths: list[Path]) -> str:
+    import hashlib
+
+    return hashlib.sha256("".join(content_hash(p) for p in paths).encode()).hexdigest()[:16]
+
+
 def load_raw(
     task: Task | str,
     source: SourceSpec,
@@ -96,6 +120,8 @@ def load_raw(
     *,
     validation_fraction: float = 0.05,
     split_seed: int = 0,
+    revision: str | None = None,
+    max_documents: int | None = None,
 ) -> datasets.DatasetDict:
     """The raw data of ``task`` in ``lang`` from ``source``: checked, restricted to the task's columns.
 
@@ -103,7 +129,12 @@ def load_raw(
     sources must provide a validation split. An MLM source without one (a Wikipedia dump has only
     ``train``) has its DOCUMENTS split into disjoint train / validation sets, ``validation_fraction`` of
     them for validation, with ``split_seed``: a property of the source, the same for every run seed.
-    Raises ValueError (unknown language, schema problems) or FileNotFoundError (missing local files).
+
+    From the hub only the needed parquet files are read, at ``revision`` (branch, tag or commit; None = the
+    hub's ``main``; resolved to a commit); Wikipedia is streamed: ``max_documents`` articles (None: all) in an
+    order shuffled with ``split_seed``. ``raw.provenance`` records what was read (see :func:`provenance`).
+    Raises ValueError (unknown language, schema problems, a revision for a local source) or FileNotFoundError
+    (missing local files).
     """
     import datasets
 
@@ -111,37 +142,59 @@ def load_raw(
     label = source_label(task, source, lang)
     documents = task.name == "mlm"
     if _is_hub(source):
-        raw = HUB_LOADERS[task.name](lang)
+        options = {"revision": revision}
+        if documents:
+            options.update(max_documents=max_documents, seed=split_seed)
+        raw, reads = HUB_LOADERS[task.name](lang, **options)
         if "validation" not in raw and not documents:
             raise ValueError(f"{label}: no 'validation' split (has {list(raw)})")
+        record = {"kind": "hub", "reads": reads, "revision": reads[0]["revision"]}
     else:
-        raw = load_local(_localize(source, lang), required=("train",) if documents else ("train", "validation"))
+        if revision is not None:
+            raise ValueError(f"{label}: data.revision {revision!r} is set, but the source is local (no revisions)")
+        local = _localize(source, lang)
+        raw = load_local(local, required=("train",) if documents else ("train", "validation"))
+        record = _local_record(local)
     raw = datasets.DatasetDict(raw)
+    record["rows_read"] = {split: len(dataset) for split, dataset in raw.items()}
     for split, dataset in raw.items():
         task.check_raw(dataset, label, split)
     if "validation" not in raw:
         raw["train"], raw["validation"] = split_documents(raw["train"], validation_fraction, split_seed, label)
         for split in ("train", "validation"):
             task.check_raw(raw[split], label, split)
-    return datasets.DatasetDict({split: ds.select_columns(list(task.raw_columns)) for split, ds in raw.items()})
+        record["validation_split_off"] = {"fraction": validation_fraction, "seed": split_seed}
+    out = datasets.DatasetDict({split: ds.select_columns(list(task.raw_columns)) for split, ds in raw.items()})
+    record.update(task=task.name, language=lang, source=label, rows={split: len(ds) for split, ds in out.items()})
+    out.provenance = record
+    return out
 
 
 def load_parallel(
-    source: str | os.PathLike = HUB, *, src: str = "en", tgt: str = "fr", split: str = "test"
-) -> tuple[list[str], list[str]]:
+    source: str | os.PathLike = HUB,
+    *,
+    src: str = "en",
+    tgt: str = "fr",
+    split: str = "test",
+    revision: str | None = None,
+    return_info: bool = False,
+) -> tuple[list[str], list[str]] | tuple[list[str], list[str], dict]:
     """Aligned sentence lists (``src_sentences[i]`` translates ``tgt_sentences[i]``).
 
     ``source`` is ``"hub"`` (WMT14; the paper uses the en-fr test set, 3003 pairs) or a local path in the
     same schema, a ``translation`` column of dicts keyed by language code: a ``.jsonl`` / ``.parquet``
     file, a saved dataset, or a directory with one file per split. ``{src}`` and ``{tgt}`` in the path are
-    replaced by the languages.
+    replaced by the languages. From the hub only the files of ``split`` are read, at ``revision`` (None: main).
+    With ``return_info`` a third item records what was read (hub: repo, commit, files, rows; local: path, hash).
     """
     if _is_hub(source):
         label = f"hub:{hub.WMT14_ID}:{tgt if src == 'en' else src}-en"
-        dataset = hub.load_wmt14(src, tgt, split)
+        dataset, info = hub.load_wmt14(src, tgt, split, revision=revision)
+        info = {"kind": "hub", **info}
     else:
         path = _fill(source, src=src, tgt=tgt)
         label = str(path)
+        info = {"kind": "local", "path": str(path), "revision": "local", "content_hash": content_hash(path)}
         if path.is_dir() and not (path / "state.json").is_file():  # not a single saved split
             dataset = load_local(path, required=(split,))[split]
         else:
@@ -156,20 +209,22 @@ def load_parallel(
             raise ValueError(f"{label} [split {split!r}]: row {row}: 'translation' lacks {src!r} or {tgt!r} text")
         sources.append(pair[src])
         targets.append(pair[tgt])
-    return sources, targets
+    return (sources, targets, info) if return_info else (sources, targets)
 
 
-def load_parallel_premises(source: str | os.PathLike = HUB, *, lang: str = "en", split: str = "test") -> list[str]:
+def load_parallel_premises(
+    source: str | os.PathLike = HUB, *, lang: str = "en", split: str = "test", revision: str | None = None
+) -> list[str]:
     """The premises of parallel NLI items in ``lang``, each once, in item order (SVCCA / PWCCA inputs).
 
     XNLI's validation and test sets are translations of the same items, row for row, in every language, and
     each premise comes with three hypotheses: the distinct premises in order of first appearance are parallel
     across languages. ``source`` is ``"hub"`` (XNLI) or a local path containing ``{lang}`` in XNLI's schema
-    (the toy world's ``parallel_nli/{lang}``).
+    (the toy world's ``parallel_nli/{lang}``). From the hub only the files of ``split`` are read.
     """
     if _is_hub(source):
         label = f"hub:{hub.XNLI_ID}:{lang}"
-        dataset = hub.load_xnli(lang)[split]
+        dataset = hub.load_xnli(lang, revision=revision, splits=(split,))[0][split]
     else:
         path = _fill(source, lang=lang)
         label = str(path)
