@@ -261,8 +261,14 @@ def test_report_holds_every_figure(micro_run, tmp_path):
     assert len(figures) == 3 * len(TASKS) + 4
     for name in figures:
         assert name in html, name
-    for caption in ("ratio margin", "SVCCA", "cross-task", "winning ticket"):
+    for caption in ("ratio margin", "SVCCA", "cross-task", "winning ticket", "permutation p-value", "phantom"):
         assert caption.lower() in html.lower(), caption
+    tables = ["winning_tickets.csv", "paper_comparison.csv", "phantom.csv", "retrieval.csv", "cca.csv",
+              "relative_transfer_drop.csv", "cross_task_sparsity40.csv"]
+    tables += [f"{name}.csv" for name in ("sparsity_curve", "overlap_sparsity40", "overlap_bound_sparsity40",
+                                          "transfer_sparsity40", "repruned_baselines_sparsity40")]
+    for name in tables:
+        assert name in html, name
 
 
 def test_nothing_left_to_do(micro_run):

@@ -8,7 +8,11 @@ rule imp_summary:
         random=random_metrics_of_task,
     output:
         rounds=table("{task}/imp_rounds"),
-        curve=table("{task}/sparsity_curve"),
+        curve=report(
+            table("{task}/sparsity_curve"),
+            caption="../report/sparsity_curve.rst",
+            category="Fig. 2: winning tickets",
+        ),
         curve_md=table("{task}/sparsity_curve", "md"),
         tickets=table("{task}/winning_tickets"),
     log:

@@ -7,13 +7,21 @@ rule overlap:
     input:
         overlap_masks,
     output:
-        csv=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}"),
+        csv=report(
+            table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}"),
+            caption="../report/overlap_table.rst",
+            category="Fig. 3: overlap",
+        ),
         wide=table(f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}_by_layer"),
         md=table(
             f"{{task}}/overlap_sparsity{label(STUDY.overlap_sparsity)}_by_layer",
             "md",
         ),
-        bound=table(f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}"),
+        bound=report(
+            table(f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}"),
+            caption="../report/overlap_bound.rst",
+            category="Fig. 3: overlap",
+        ),
         bound_md=table(
             f"{{task}}/overlap_bound_sparsity{label(STUDY.overlap_sparsity)}", "md"
         ),

@@ -6,7 +6,9 @@ rule phantom_table:
     input:
         unpack(phantom_input),
     output:
-        csv=table("phantom"),
+        csv=report(
+            table("phantom"), caption="../report/phantom.rst", category="The phantom"
+        ),
         md=table("phantom", "md"),
     log:
         log("phantom_table"),

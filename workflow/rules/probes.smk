@@ -25,7 +25,11 @@ rule retrieval_table:
     input:
         [probe_path("retrieval", s) for s in STUDY.probed_subnetworks("retrieval")],
     output:
-        csv=table("retrieval"),
+        csv=report(
+            table("retrieval"),
+            caption="../report/retrieval_table.rst",
+            category="Fig. 7: retrieval",
+        ),
         md=table("retrieval", "md"),
     log:
         log("retrieval_table"),
@@ -41,7 +45,11 @@ rule cca_table:
     input:
         [probe_path("cca", s) for s in STUDY.probed_subnetworks("cca")],
     output:
-        csv=table("cca"),
+        csv=report(
+            table("cca"),
+            caption="../report/cca_table.rst",
+            category="Fig. 10: SVCCA and PWCCA",
+        ),
         md=table("cca", "md"),
     log:
         log("cca_table"),

@@ -48,7 +48,11 @@ rule transfer_matrix:
         unpack(transfer_matrix_input),
     output:
         runs=table("{task}/transfer_runs_sparsity{sparsity}"),
-        matrix=table("{task}/transfer_sparsity{sparsity}"),
+        matrix=report(
+            table("{task}/transfer_sparsity{sparsity}"),
+            caption="../report/transfer_table.rst",
+            category="Fig. 4: transfer",
+        ),
         md=table("{task}/transfer_sparsity{sparsity}", "md"),
         success=table("{task}/transfer_success_sparsity{sparsity}"),
         drop=table("{task}/relative_drop_sparsity{sparsity}"),
@@ -70,7 +74,11 @@ rule relative_drop_table:
             sparsity=[label(s) for s in STUDY.transfer_sparsities],
         ),
     output:
-        csv=table("relative_transfer_drop"),
+        csv=report(
+            table("relative_transfer_drop"),
+            caption="../report/relative_drop.rst",
+            category="Fig. 6: relative drop",
+        ),
         md=table("relative_transfer_drop", "md"),
     log:
         log("relative_drop_table"),
@@ -84,7 +92,11 @@ rule repruned_table:
     input:
         unpack(repruned_table_input),
     output:
-        csv=table("{task}/repruned_baselines_sparsity{sparsity}"),
+        csv=report(
+            table("{task}/repruned_baselines_sparsity{sparsity}"),
+            caption="../report/repruned.rst",
+            category="Footnote 9: re-pruned baselines",
+        ),
         md=table("{task}/repruned_baselines_sparsity{sparsity}", "md"),
     log:
         log(f"repruned_table/{{task}}/sparsity{{sparsity}}"),
@@ -101,7 +113,11 @@ rule cross_task_table:
     input:
         cross_task_runs(),
     output:
-        csv=table("cross_task_sparsity{sparsity}"),
+        csv=report(
+            table("cross_task_sparsity{sparsity}"),
+            caption="../report/cross_task.rst",
+            category="Fig. 9: cross-task transfer",
+        ),
         md=table("cross_task_sparsity{sparsity}", "md"),
     log:
         log(f"cross_task_table/sparsity{{sparsity}}"),
@@ -118,7 +134,11 @@ rule multilingual_table:
     input:
         unpack(multilingual_table_input),
     output:
-        csv=table("{task}/multilingual_sparsity{sparsity}"),
+        csv=report(
+            table("{task}/multilingual_sparsity{sparsity}"),
+            caption="../report/multilingual.rst",
+            category="Table 1: multilingual tickets",
+        ),
         md=table("{task}/multilingual_sparsity{sparsity}", "md"),
     log:
         log(f"multilingual_table/{{task}}/sparsity{{sparsity}}"),
