@@ -174,15 +174,26 @@ def test_micro_tables(micro_run):
     assert list(multilingual.columns) == list(LANGS) and multilingual.notna().all().all()
     assert multilingual.stack().between(0, 100).all()
 
-    for task in TASKS:
-        methods = pd.read_csv(tables / task / "mask_methods_sparsity40.csv", index_col=0)
-        assert list(methods.columns) == ["dense", "imp", "lt_sft", "fish"] and list(methods.index) == list(LANGS)
-        assert methods.notna().all().all()
+    methods_on = ["lt_sft", "fish", "oneshot", "early_bird", "wanda"]
+    methods = pd.read_csv(tables / "ner" / "mask_methods_sparsity40.csv", index_col=0)  # mask_methods.tasks: [ner]
+    assert list(methods.columns) == ["dense", "imp", *methods_on] and list(methods.index) == list(LANGS)
+    assert methods.notna().all().all()
     from subnets.masks import load_mask
 
-    for method in ("lt_sft", "fish"):
+    for method in methods_on:
         mask, metadata = load_mask(workdir / f"results/micro/masks/{method}/ner/t0/seed0/sparsity40.safetensors")
         assert metadata["method"] == method and metadata["sparsity"] == pytest.approx(0.4, abs=1e-3)
+        assert metadata["cost_from_theta0"]["flops"] > 0
+    compared = pd.read_csv(tables / "ticket_methods.csv")
+    assert len(compared) == len(LANGS) * (1 + len(methods_on)) and set(compared["task"]) == {"ner"}
+    assert compared[["metric", "imp_metric", "jaccard_to_imp", "cost_flops", "cost_ratio"]].notna().all().all()
+    imp = compared[compared["method"] == "imp"]
+    assert (imp["jaccard_to_imp"] == 1).all() and (imp["cost_ratio"] == 1).all()
+    two_rounds = load_mask(workdir / "results/micro/tickets/ner/t0/seed0/sparsity40.safetensors")[1]["cost_from_theta0"]
+    assert imp[imp["language"] == "t0"]["imp_cost_flops"].item() == pytest.approx(two_rounds["flops"])
+    summary = pd.read_csv(tables / "ticket_methods_summary.csv")
+    assert list(summary["method"]) == methods_on and (summary["transfer_points"] == 2).all()
+    assert (workdir / "results/micro/figures/ticket_methods_cost_agreement.png").stat().st_size > 1000
 
     retrieval = pd.read_csv(tables / "retrieval.csv")
     layers = 3  # embeddings and 2 encoder layers

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from subnets import masks
+from subnets import costs, masks
 from subnets.training import MaskedTrainer, TrainingConfig
 
 if TYPE_CHECKING:
@@ -97,7 +97,19 @@ def train_subnetwork(
         "sparsity": masks.sparsity(mask) if mask is not None else 0.0,
         "mask": {key: provenance.get(key) for key in RUN_PROVENANCE} if mask is not None else None,
     }
+    # The run's own cost is in result.summary(); with the cost of finding its mask, what it took from theta0.
+    found = costs.total([mask_cost_from_theta0(provenance if mask is not None else None),
+                         costs.Cost.from_dict(result.cost)])  # fmt: skip
+    info["cost_from_theta0"] = None if found is None else found.to_dict()
     return trainer, result, info
+
+
+def mask_cost_from_theta0(metadata: dict[str, Any] | None) -> "costs.Cost | None":
+    """What finding a mask cost from theta0, from its metadata: zero for no mask (dense) and random masks, None
+    when the file does not record it."""
+    if metadata is None or metadata.get("method") == "random":
+        return costs.Cost()
+    return costs.Cost.from_dict(metadata.get("cost_from_theta0"))
 
 
 # What a trained run records about its mask: its provenance, less what the run records itself or what is long.
@@ -229,10 +241,12 @@ def imp_round(
     )  # fmt: skip
     metrics = result.metrics
     next_sparsity = sparsity + prune_percent
+    found = costs.total([mask_cost_from_theta0(metadata), costs.Cost.from_dict(metrics["cost"])])
     provenance = masks.Provenance(
         method="imp", task=task.name, language=language, seed=config.seed, sparsity_percent=next_sparsity,
         theta0_fingerprint=metrics["theta0_fingerprint"], parent=ticket_path,
         parent_sparsity_percent=sparsity if mask is not None else None, prune_from=prune_from,
+        cost=metrics["cost"], cost_from_theta0=None if found is None else found.to_dict(),
     )  # fmt: skip
     metrics.update(task=task.name, language=language, seed=config.seed, sparsity=sparsity,
                    mask_sparsity=metrics.pop("sparsity"), next_sparsity_percent=next_sparsity,

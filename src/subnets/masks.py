@@ -316,6 +316,9 @@ class Provenance:
     ``language`` is None for a random mask (it depends on the task's model only). ``parent`` is the mask file it
     was derived from (the previous IMP round's ticket, the re-pruned ticket), ``parent_sparsity_percent`` that
     mask's sparsity. ``details`` holds what only one method records (LT-SFT's dense metrics, FISH's examples).
+    ``cost`` is what the job that wrote the mask spent on it, ``cost_from_theta0`` everything it took to find it
+    from theta0 (an IMP ticket: every round before it), both :class:`subnets.costs.Cost` as dicts; None when
+    unknown (masks written before costs were recorded) or free (random masks: zero).
     """
 
     method: str
@@ -330,6 +333,8 @@ class Provenance:
     ticket_task: str | None = None
     added_dense: tuple[str, ...] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] | None = None
+    cost_from_theta0: dict[str, Any] | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """Every field, in the fixed order of the class (JSON-ready)."""

@@ -116,6 +116,8 @@ def plan_jobs(study: Study) -> list[Job]:
     rounds: set[tuple] = set()  # (task, lang, seed, level)
     trains: set[tuple] = set()  # (task, lang, seed, source, sparsity)
     probes: set[tuple] = set()  # (kind, subnetwork)
+    tickets: set[tuple] = set()  # (task, lang, seed, sparsity) wanted as files
+    method_masks: set[tuple] = set()  # (method, task, lang, seed, sparsity)
 
     def add_rounds(task, langs, seeds, levels):
         rounds.update((task, lang, seed, s) for lang in langs for seed in seeds for s in levels)
@@ -141,7 +143,6 @@ def plan_jobs(study: Study) -> list[Job]:
                 add_rounds(task, langs, study.seeds, [0, s])
                 add_runs(task, langs, langs, study.transfer_seeds, s)
                 add_runs(task, [N.RANDOM], langs, study.transfer_seeds, s)
-    tickets: set[tuple] = set()  # (task, lang, seed, sparsity) wanted as files
     if on["overlap"]:
         for task in tasks:
             tickets.update((task, l, seed, study.overlap_sparsity) for l in study.languages(task) for seed in study.seeds)
@@ -160,13 +161,12 @@ def plan_jobs(study: Study) -> list[Job]:
                 for seed in study.transfer_seeds:
                     rounds.add((task, lang, seed, s))
                     trains.update((task, lang, seed, src, s) for src in others)
-    if on["mask_methods"]:
-        s, seeds = study.mask_methods_sparsity, study.transfer_seeds
-        for task in tasks:
-            langs = study.languages(task)
-            add_rounds(task, langs, seeds, (0, s))
-            for method in study.mask_methods:
-                add_runs(task, [method], langs, seeds, s)
+    if on["mask_methods"]:  # appendix D's table and the ticket_methods comparison, as subnets.study lists them
+        wanted = dict(round=rounds, ticket=tickets, train=trains, mask=method_masks)
+        for task in study.method_tasks:
+            inputs = {**study.mask_methods_inputs(task), **study.ticket_methods_inputs(task)}
+            for kind, *args in (entry for entries in inputs.values() for entry in entries):
+                wanted[kind].add(tuple(args))
     if on["retrieval"]:
         s = study.probes["sparsity"]
         probes.add(("retrieval", N.DENSE))
@@ -184,13 +184,13 @@ def plan_jobs(study: Study) -> list[Job]:
             add_runs(task, [*spec.languages, spec.mixture], spec.targets, seeds, spec.sparsity)
 
     # What the wanted files need: masks (tickets, random and method masks), data, the model.
-    random_masks, method_masks = set(), set()
+    random_masks = set()
     for task, lang, seed, src, s in trains:
         source = study.source(task, src)
         if source.kind == "random":
             random_masks.add((task, seed, s))
         elif source.kind == "method":
-            method_masks.add((source.method, task, lang, seed, s))
+            method_masks.add((source.method, task, source.language or lang, seed, s))
         elif source.kind == "repruned":
             tickets.add((task, lang, seed, source.start))
         elif source.kind == "cross_task":
@@ -384,6 +384,10 @@ def job_cost(job: Job, config: Mapping[str, Any], study: Study, size: ModelSize,
     if job.rule == "method_mask" and job.extra == "fish":  # a forward and backward pass per example
         tokens = min(study.fish_examples, data["n_train"]) * length
         return Cost(tokens, 0, 6 * params * tokens, 0, params)
+    if job.rule == "method_mask" and job.extra == "wanda":  # forward passes over the calibration examples
+        tokens = min(study.method_options("wanda").get("calibration_examples", 128), data["n_train"]) * length
+        return Cost(0, tokens, 2 * params * tokens, 0, params)
+    # lt_sft and oneshot: one dense run; early_bird: at most one (it stops when its masks settle).
     return run_cost(training, data["n_train"], data["n_eval"], length, params)
 
 

@@ -321,3 +321,26 @@ def plot_cca(
         ax.set_ylim(0, 1.02)
     axes[1].legend(fontsize="x-small", bbox_to_anchor=(1.02, 1), loc="upper left")
     _finish(fig, paths)
+
+
+def plot_ticket_methods(table: pd.DataFrame, paths: Sequence[str | os.PathLike]) -> None:
+    """Cost against agreement with IMP, one panel per task: each method's mask (one point per language) at its
+    cost from theta0 in FLOPs (log scale) and its Jaccard overlap with IMP's ticket; IMP's own tickets at 1."""
+    plt, sns = _pyplot()
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    methods = list(dict.fromkeys(table["method"]))
+    palette = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
+    for ax, task in zip(axes[0], tasks):
+        rows = table[table["task"] == task]
+        for method in methods:
+            mine = rows[rows["method"] == method]
+            ax.scatter(mine["cost_flops"].clip(lower=1.0), mine["jaccard_to_imp"], label=method, color=palette[method],
+                       marker="*" if method == "imp" else "o", s=80 if method == "imp" else 36, alpha=0.85)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_title(task)
+        ax.set_xlabel("cost from theta0 (FLOPs)")
+        ax.set_ylabel("Jaccard overlap with IMP's ticket")
+        ax.set_ylim(0, 1.05)
+    axes[0][-1].legend(loc="lower right", fontsize="small")
+    _finish(fig, paths)

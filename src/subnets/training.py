@@ -34,9 +34,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from subnets import resume, signals
+from subnets import costs, resume, signals
 from subnets.sharding import batch_share
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ class TrainResult:
     peak_state: dict[str, "torch.Tensor"] = field(repr=False)
     final_state: dict[str, "torch.Tensor"] = field(repr=False)
     resumed_from_step: int = 0  # 0 for a fresh run; not part of the summary, which must not depend on it
+    steps_done: int | None = None  # fewer than total_steps when a step callback stopped the run (early-bird)
+    cost: dict[str, Any] | None = None  # subnets.costs.Cost of the run, as a dict (the same resumed or not)
 
     @property
     def final_metric(self) -> float:
@@ -135,6 +137,8 @@ class TrainResult:
             "peak_step": self.peak_step,
             "final_metric": self.final_metric,
             "total_steps": self.total_steps,
+            **({} if self.steps_done in (None, self.total_steps) else {"steps_done": self.steps_done}),
+            "cost": self.cost,
         }
 
 
@@ -298,6 +302,7 @@ class MaskedTrainer:
         progress: bool = True,
         state_dir: str | Path | None = None,
         save_every: int = 500,
+        step_callback: Callable[[int, Any], bool] | None = None,
     ):
         import torch
         from accelerate import Accelerator
@@ -332,6 +337,14 @@ class MaskedTrainer:
         self.eval_loader = _OnDevice(eval_loader, self.accelerator.device)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
+        if step_callback is not None and self.world_size > 1:
+            raise ValueError(f"{description}: a step callback (early stopping) needs a single process")
+        self.step_callback = step_callback
+        # Cost accounting (subnets.costs) from the examples' lengths and the batch order, a function of (seed,
+        # epoch): nothing is drawn or collated for it, so results are unchanged and a resumed run counts the same.
+        self.train_lengths = costs.example_lengths(train_set)
+        self.eval_tokens, self.eval_batches = sum(costs.example_lengths(eval_set)), len(eval_loader)
+        self.parameters = costs.per_token_parameters(model)
         self.masked_params, self.mask_factors = _mask_factors(self.accelerator.unwrap_model(self.model), mask,
                                                               description)  # fmt: skip
         self._apply_mask()
@@ -475,11 +488,13 @@ class MaskedTrainer:
                 progress.step = step + 1
                 bar.update(1)
                 # The main process alone evaluates (on the whole evaluation set) and keeps the peak.
-                if main and (progress.step % config.eval_every == 0 or progress.step == total):
+                stop = self.step_callback is not None and self.step_callback(
+                    progress.step, self.accelerator.unwrap_model(self.model))
+                if main and (progress.step % config.eval_every == 0 or progress.step == total or stop):
                     value = self._evaluate(progress)
                     bar.set_postfix(loss=f"{loss.item():.3f}", **{self.task.metric_name: f"{value:.3f}"})
                 # After the last step there is nothing to save: the state is removed below.
-                if progress.step == total:
+                if progress.step == total or stop:
                     break
                 # Every process asks at every boundary (a collective in a data-parallel run): all stop together.
                 if signum := pending_stop():
@@ -502,9 +517,30 @@ class MaskedTrainer:
             peak_step=progress.peak_step,
             total_steps=total,
             peak_state=progress.peak_state,
-            final_state=progress.peak_state if progress.peak_step == total else self.cpu_state(),
+            final_state=progress.peak_state if progress.peak_step == progress.step else self.cpu_state(),
             resumed_from_step=resumed_from,
+            steps_done=progress.step,
+            cost=self.cost(progress).to_dict(),
         )
+
+    def cost(self, progress: resume.Progress) -> costs.Cost:
+        """What the run has cost after ``progress.step`` steps and ``len(progress.curve)`` evaluations: the whole
+        global batch of every step (all processes together), each evaluation over the whole evaluation set."""
+        batches = EpochBatches(len(self.train_lengths), self.config.batch_size, self.config.seed)
+        train_tokens, step, epoch = 0, 0, 0
+        while step < progress.step:
+            batches.set_position(epoch, 0)
+            for batch in batches:
+                if step == progress.step:
+                    break
+                train_tokens += sum(self.train_lengths[i] for i in batch)
+                step += 1
+            epoch += 1
+        evaluations = len(progress.curve)
+        return costs.Cost.of(
+            self.parameters, optimizer_steps=progress.step, forward_passes=progress.step + evaluations * self.eval_batches,
+            backward_passes=progress.step, train_tokens=train_tokens, forward_tokens=evaluations * self.eval_tokens,
+        )  # fmt: skip
 
 
 def train_masked(model, task, tokenizer, train_set, eval_set, config, mask=None, **kwargs) -> TrainResult:

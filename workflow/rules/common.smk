@@ -155,7 +155,7 @@ def subnetwork_input(wildcards):
     if source.kind == "random":
         mask = random_mask_path(task, seed, s)
     elif source.kind == "method":
-        mask = method_mask_path(source.method, task, lang, seed, s)
+        mask = method_mask_path(source.method, task, source.language or lang, seed, s)
     elif source.kind == "repruned":
         mask = ticket_path(task, lang, seed, source.start)
     elif source.kind == "cross_task":
@@ -169,15 +169,11 @@ def method_mask_input(wildcards):
     return {"model": MODEL_DIR, "data": data_dir(wildcards.task, wildcards.lang)}
 
 
-def mask_methods_table_input(wildcards):
-    """Per task, language and transfer seed: dense and IMP rounds, and each method's mask trained."""
-    task, s, seeds = wildcards.task, STUDY.mask_methods_sparsity, STUDY.transfer_seeds
-    langs = STUDY.languages(task)
-    trained = [runs(task, [method], langs, seeds, s) for method in STUDY.mask_methods]
-    return {
-        "rounds": rounds(task, langs, seeds, (0, s)),
-        "trained": [path for method in trained for path in method],
-    }
+def study_paths(entries):
+    """subnets.study's (kind, *arguments) input entries as paths, key by key."""
+    kinds = dict(round=round_metrics, ticket=ticket_path, train=train_metrics)
+    kinds["mask"] = method_mask_path
+    return {key: [kinds[kind](*a) for kind, *a in e] for key, e in entries.items()}
 
 
 def probe_input(wildcards):
@@ -286,8 +282,8 @@ def training_params(wildcards):
 
 
 def method_training_params(wildcards):
-    """LT-SFT fine-tunes with the task's training settings; FISH does not train, so they must not rerun it."""
-    return training_params(wildcards) if wildcards.method == "lt_sft" else {}
+    """Only the methods that train (LT-SFT, one-shot, early-bird) rerun when the training settings change."""
+    return training_params(wildcards) if STUDY.method_trains(wildcards.method) else {}
 
 
 def task_options(wildcards):

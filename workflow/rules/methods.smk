@@ -1,5 +1,6 @@
-# Other ways to find a sub-network (appendix D): LT-SFT and FISH masks at one sparsity per task, language and
-# transfer seed, in IMP's mask format; `train_subnetwork` trains them (source lt_sft / fish) like any ticket.
+# Other ways to find a sub-network than IMP (appendix D's LT-SFT and FISH; one-shot, early-bird, Wanda): masks at one
+# sparsity per task, language and transfer seed, in IMP's mask format with their cost; `train_subnetwork` trains
+# them like any ticket (source `wanda`: the target language's own mask, `wanda.t1`: language t1's).
 
 
 rule method_mask:
@@ -21,14 +22,14 @@ rule method_mask:
     params:
         training=method_training_params,
         options=task_options,
-        fish_examples=STUDY.fish_examples,
+        method=lambda w: STUDY.method_options(w.method),
     script:
         "../scripts/method_mask.py"
 
 
 rule mask_methods_table:
     input:
-        unpack(mask_methods_table_input),
+        unpack(lambda w: study_paths(STUDY.mask_methods_inputs(w.task))),
     output:
         csv=table("{task}/mask_methods_sparsity{sparsity}"),
         md=table("{task}/mask_methods_sparsity{sparsity}", "md"),
@@ -38,6 +39,62 @@ rule mask_methods_table:
         "../../envs/subnets.yaml"
     params:
         methods=list(STUDY.mask_methods),
-        languages=task_languages,
+        languages=lambda w: STUDY.method_languages(w.task),
     script:
         "../scripts/mask_methods_table.py"
+
+
+rule ticket_methods_table:
+    input:
+        unpack(lambda w: study_paths(STUDY.ticket_methods_inputs(w.task))),
+    output:
+        csv=table("{task}/ticket_methods"),
+        md=table("{task}/ticket_methods", "md"),
+        layers=table("{task}/ticket_methods_layers"),
+        summary=table("{task}/ticket_methods_summary"),
+        summary_md=table("{task}/ticket_methods_summary", "md"),
+    log:
+        log(f"ticket_methods_table/{{task}}"),
+    conda:
+        "../../envs/subnets.yaml"
+    params:
+        methods=list(STUDY.mask_methods),
+        languages=lambda w: STUDY.method_languages(w.task),
+        sparsity=STUDY.mask_methods_sparsity,
+    script:
+        "../scripts/ticket_methods_table.py"
+
+
+rule ticket_methods:
+    input:
+        csv=expand(table("{task}/ticket_methods"), task=STUDY.method_tasks),
+        summary=expand(table("{task}/ticket_methods_summary"), task=STUDY.method_tasks),
+    output:
+        csv=table("ticket_methods"),
+        md=table("ticket_methods", "md"),
+        summary=table("ticket_methods_summary"),
+        summary_md=table("ticket_methods_summary", "md"),
+    log:
+        log("ticket_methods"),
+    conda:
+        "../../envs/subnets.yaml"
+    script:
+        "../scripts/ticket_methods_join.py"
+
+
+rule plot_ticket_methods:
+    input:
+        table("ticket_methods"),
+    output:
+        png=report(
+            figure("ticket_methods_cost_agreement", "png"),
+            caption="../report/ticket_methods.rst",
+            category="Cheaper ways to a ticket",
+        ),
+        pdf=figure("ticket_methods_cost_agreement", "pdf"),
+    log:
+        log("plots/ticket_methods_cost_agreement"),
+    conda:
+        "../../envs/subnets.yaml"
+    script:
+        "../scripts/plot_ticket_methods.py"

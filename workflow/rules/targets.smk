@@ -98,9 +98,12 @@ def all_targets():
         )
     if on["mask_methods"]:
         s = label(STUDY.mask_methods_sparsity)
-        targets += [
-            t for task in TASKS for t in tables(f"{task}/mask_methods_sparsity{s}")
-        ]
+        for task in STUDY.method_tasks:
+            targets += tables(f"{task}/mask_methods_sparsity{s}")
+            found = study_paths(STUDY.ticket_methods_inputs(task))
+            targets += found["masks"] + found["own"] + found["transfer"]
+        targets += tables("ticket_methods") + tables("ticket_methods_summary")
+        targets += figures("ticket_methods_cost_agreement")
     for probe, fig in (("retrieval", "fig7_retrieval"), ("cca", "fig10_cca")):
         if on[probe]:
             targets += tables(probe) + figures(fig)

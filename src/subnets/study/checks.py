@@ -265,6 +265,13 @@ def _check_mask_methods(study: Study) -> None:
             f"{s} must be the level of an IMP round (multiples of {study.prune_percent} up to imp.max_sparsity = "
             f"{study.max_sparsity}), to compare with the ticket trained there",
         )
+    for task in study.configured_method_tasks or ():
+        if task not in study.tasks:
+            raise ConfigError("mask_methods.tasks", f"{task!r} is not an enabled task ({list(study.tasks)})")
+    for task in study.method_tasks:
+        missing = [lang for lang in study.configured_method_languages or () if lang not in study.languages(task)]
+        if missing:
+            raise ConfigError("mask_methods.languages", f"{missing} are not languages of task {task}")
 
 
 def _check_task_options(study: Study, task: str) -> None:

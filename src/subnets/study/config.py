@@ -22,6 +22,10 @@ class ConfigError(ValueError):
         super().__init__(f"Error in config: {key}: {problem}")
 
 
+def _optional_tuple(values) -> tuple | None:
+    return None if values is None else tuple(values)
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
@@ -68,6 +72,10 @@ class Study:
     mask_methods: tuple[str, ...]
     mask_methods_sparsity: int
     fish_examples: int
+    configured_method_tasks: tuple[str, ...] | None
+    configured_method_languages: tuple[str, ...] | None
+    method_transfer: bool
+    method_settings: Mapping[str, Any]  # early_bird and wanda settings
     probes: Mapping[str, Any]
     targets: Mapping[str, bool]
     resources: Mapping[str, Any]
@@ -111,6 +119,10 @@ class Study:
             mask_methods=tuple(config["mask_methods"]["methods"]),
             mask_methods_sparsity=config["mask_methods"]["sparsity"],
             fish_examples=config["mask_methods"]["fish_examples"],
+            configured_method_tasks=_optional_tuple(config["mask_methods"].get("tasks")),
+            configured_method_languages=_optional_tuple(config["mask_methods"].get("languages")),
+            method_transfer=config["mask_methods"].get("transfer", True),
+            method_settings={key: dict(config["mask_methods"].get(key) or {}) for key in ("early_bird", "wanda")},
             probes=config["probes"],
             targets=dict(config["targets"]),
             resources=dict(config["resources"]),
@@ -218,9 +230,67 @@ class Study:
             raise ValueError(f"{name!r}: {parsed.task!r} is not another task of the study")
         if parsed.kind == "method" and parsed.method not in self.mask_methods:
             raise ValueError(f"{name!r}: mask method not in mask_methods.methods {list(self.mask_methods)}")
+        if parsed.kind == "method" and parsed.language is not None and parsed.language not in self.languages(task):
+            raise ValueError(f"{name!r}: {parsed.language!r} is not a language of task {task}")
         if parsed.kind == "ticket" and not (name in self.languages(task) or self.is_mixture(task, name)):
             raise ValueError(
                 f"{name!r} is neither a language of task {task}, nor {names.RANDOM!r}, {names.REPRUNED_PREFIX}NN, "
                 f"{names.CROSS_TASK_PREFIX}TASK, a mask method or the task's multilingual mixture"
             )
         return parsed
+
+    # ----------------------------------------------------------------------------- other ways to a ticket
+
+    @property
+    def method_tasks(self) -> list[str]:
+        """The tasks whose masks the mask methods find: mask_methods.tasks, else every task."""
+        return [t for t in self.tasks if self.configured_method_tasks is None or t in self.configured_method_tasks]
+
+    def method_languages(self, task: str) -> list[str]:
+        """The languages of ``task`` the mask methods run on: mask_methods.languages, else all."""
+        chosen = self.configured_method_languages
+        return [lang for lang in self.languages(task) if chosen is None or lang in chosen]
+
+    def method_options(self, method: str) -> dict[str, Any]:
+        """The settings a method's mask depends on (its rule's params: editing another's reruns nothing)."""
+        if method == "fish":
+            return {"examples": self.fish_examples}
+        if method == "oneshot":
+            return {"prune_from": self.prune_from}
+        return dict(self.method_settings.get(method, {}))
+
+    @staticmethod
+    def method_trains(method: str) -> bool:
+        """Whether finding the method's mask trains (and so depends on the task's training settings)."""
+        return method in ("lt_sft", "oneshot", "early_bird")
+
+    def mask_methods_inputs(self, task: str) -> dict[str, list[tuple]]:
+        """Appendix D's table of ``task``: dense and IMP rounds, and each method's mask trained on its language, as
+        (kind, *arguments) entries that common.smk turns into paths (round, ticket, train, mask)."""
+        s, seeds, langs = self.mask_methods_sparsity, self.transfer_seeds, self.method_languages(task)
+        return {
+            "rounds": [("round", task, l, seed, level) for l in langs for seed in seeds for level in (0, s)],
+            "trained": [("train", task, l, seed, m, s) for m in self.mask_methods for l in langs for seed in seeds],
+        }
+
+    def ticket_methods_inputs(self, task: str) -> dict[str, list[tuple]]:
+        """What the ticket_methods comparison of ``task`` reads: the masks (each method's and IMP's tickets), the
+        dense rounds of every seed (the winning-ticket band), the IMP rounds at the sparsity, each method's mask
+        trained on its own language, and, with mask_methods.transfer, every mask of one language trained on each
+        other language (IMP's tickets and each method's)."""
+        s, seeds, langs = self.mask_methods_sparsity, self.transfer_seeds, self.method_languages(task)
+        methods = self.mask_methods
+        found = {
+            "masks": [("mask", m, task, l, seed, s) for m in methods for l in langs for seed in seeds],
+            "tickets": [("ticket", task, l, seed, s) for l in langs for seed in seeds],
+            "dense": [("round", task, l, seed, 0) for l in langs for seed in self.seeds],
+            "imp": [("round", task, l, seed, s) for l in langs for seed in seeds],
+            "own": [("train", task, l, seed, m, s) for m in methods for l in langs for seed in seeds],
+            "transfer": [],
+        }
+        if self.method_transfer:
+            sources = [(src, src) for src in langs]
+            sources += [(names.method_source(m, src), src) for m in methods for src in langs]
+            found["transfer"] = [("train", task, tgt, seed, name, s)
+                                 for name, src in sources for tgt in langs if tgt != src for seed in seeds]  # fmt: skip
+        return found

@@ -3,7 +3,8 @@
 A training run's *source* names the mask it trains: a language's ticket (``t0``, ``en``), a multilingual
 mixture's ticket (``en-fa-fr-zh``), a random sub-network (``random``), a ticket pruned on at random
 (``repruned20``: footnote 9), another task's ticket carried over (``task-ner``: appendix C), or a mask of another
-method (``lt_sft``, ``fish``). The dense model is ``dense``. A probed ticket is ``{task}/{lang}/seed{seed}-sparsity{NN}``.
+method: the target language's own (``lt_sft``, ``fish``, ``wanda``) or another language's (``wanda.t1``: language
+t1's wanda mask, :data:`METHOD_OF_LANGUAGE`). The dense model is ``dense``. A probed ticket is ``{task}/{lang}/seed{seed}-sparsity{NN}``.
 These names become path components, so a language may never be spelled like any other kind (:func:`reserved`).
 """
 
@@ -17,7 +18,11 @@ DENSE = "dense"
 RANDOM = "random"
 REPRUNED_PREFIX = "repruned"
 CROSS_TASK_PREFIX = "task-"
-MASK_METHODS = ("lt_sft", "fish")
+# Other ways to a ticket than IMP (which is every language's own ticket, the reference): appendix D's LT-SFT and
+# FISH, and the cheaper ones: one-shot magnitude pruning of the dense peak, early-bird masks, Wanda.
+MASK_METHODS = ("lt_sft", "fish", "oneshot", "early_bird", "wanda")
+IMP = "imp"
+METHOD_OF_LANGUAGE = "."  # "wanda.t1": language t1's wanda mask (trained on another language: transfer)
 
 Kind = Literal["ticket", "random", "repruned", "cross_task", "method"]
 
@@ -28,7 +33,7 @@ _PROBED = re.compile(r"([^/]+)/([^/]+)/seed(\d+)-sparsity(\d+)")
 class Source:
     """A parsed source name. ``language`` names the ticket's language or mixture (kind ``ticket``);
     ``start`` the sparsity a re-pruned ticket starts from; ``task`` the carried-over ticket's task;
-    ``method`` the mask method."""
+    ``method`` the mask method, with ``language`` when it is another language's mask."""
 
     kind: Kind
     language: str | None = None
@@ -46,6 +51,9 @@ def parse_source(name: str) -> Source:
         return Source("random")
     if name in MASK_METHODS:
         return Source("method", method=name)
+    method, dot, language = name.partition(METHOD_OF_LANGUAGE)
+    if dot and method in MASK_METHODS and language:
+        return Source("method", language=language, method=method)
     repruned = re.fullmatch(rf"{REPRUNED_PREFIX}(\d+)", name)
     if repruned:
         return Source("repruned", start=int(repruned.group(1)))
@@ -59,7 +67,7 @@ def format_source(source: Source) -> str:
     if source.kind == "random":
         return RANDOM
     if source.kind == "method":
-        return str(source.method)
+        return str(source.method) + ("" if source.language is None else f"{METHOD_OF_LANGUAGE}{source.language}")
     if source.kind == "repruned":
         return f"{REPRUNED_PREFIX}{source.start}"
     if source.kind == "cross_task":
@@ -103,3 +111,8 @@ def is_safe_component(name: str) -> bool:
     """A name that may become one path component: letters, digits, ``_ . -``, not starting with a dot (so never
     ``.``, ``..`` or a hidden file) and without a separator."""
     return isinstance(name, str) and SAFE_COMPONENT.fullmatch(name) is not None
+
+
+def method_source(method: str, language: str | None = None) -> str:
+    """The source name of ``method``'s mask: the target language's own (``language`` None) or ``language``'s."""
+    return format_source(Source("method", language=language, method=method))
