@@ -105,7 +105,7 @@ def test_cross_field_checks_name_the_key(key, edit, message):
     assert str(raised.value).startswith(f"Error in config: {key}: ")
 
 
-@pytest.mark.parametrize("language", ["random", "dense", "repruned20", "task-ner", "lt_sft", "fish"])
+@pytest.mark.parametrize("language", ["random", "dense", "repruned20", "task-ner", "lt_sft", "fish", "wanda", "oneshot.t0"])
 def test_a_language_may_not_be_spelled_like_another_sub_network(language):
     config = config_of("micro")
     config["tasks"]["ner"]["languages"] = ["t0", language]
@@ -175,3 +175,23 @@ def test_from_config_leaves_the_config_untouched():
     before = copy.deepcopy(config)
     Study.from_config(config)
     assert config == before
+
+
+def test_a_method_mask_of_another_language_has_one_name_and_the_comparison_lists_its_inputs():
+    assert N.parse_source("wanda.t1") == N.Source("method", language="t1", method="wanda")
+    assert N.method_source("early_bird", "t0") == "early_bird.t0" and N.method_source("fish") == "fish"
+    assert N.parse_source("nomethod.t1").kind == "ticket"
+    study = study_of("micro")
+    assert study.source("ner", "oneshot.t1") == N.Source("method", language="t1", method="oneshot")
+    with pytest.raises(ValueError, match="not a language of task ner"):
+        study.source("ner", "oneshot.t9")
+    assert study.method_tasks == ["ner"] and study.method_options("fish") == {"examples": 16}
+    found = study.ticket_methods_inputs("ner")
+    assert ("train", "ner", "t0", 0, "wanda.t1", 40) in found["transfer"]
+    assert ("train", "ner", "t0", 0, "t1", 40) in found["transfer"]  # IMP's ticket of t1 on t0, the reference
+    assert len(found["masks"]) == 5 * 2 and len(found["transfer"]) == 6 * 2
+    no_transfer = study_of("micro", lambda c: c["mask_methods"].update(transfer=False))
+    assert no_transfer.ticket_methods_inputs("ner")["transfer"] == []
+    with pytest.raises(ConfigError, match="not an enabled task") as raised:
+        study_of("micro", lambda c: c["mask_methods"].update(tasks=["pos"]))
+    assert raised.value.key == "mask_methods.tasks"
