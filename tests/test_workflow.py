@@ -253,6 +253,11 @@ def test_micro_masks_and_metrics(micro_run):
     metrics = pd.read_json(round_dir / "metrics.json", typ="series")
     assert metrics["theta0_fingerprint"] == metadata["theta0_fingerprint"]
     assert metrics["sparsity"] == 20 and metrics["mask_sparsity"] == pytest.approx(0.2, abs=1e-3)
+    # What every run read, so that it can be repeated: theta0's source and the prepared data.
+    trained = pd.read_json(results / "train/ner/t1/seed0/t0-sparsity40/metrics.json", typ="series")
+    for record in (metrics, trained):
+        assert record["theta0_source"] == {"kind": "toy"}
+        assert record["data"]["splits"]["train"]["size"] == 64 and record["data"]["source"].endswith("ner/t1")
     # No path holds a mask of another sparsity than its name says; round folders hold metrics only.
     tickets = sorted((results / "tickets").rglob("*.safetensors"))
     assert len(tickets) == len(TASKS) * len(LANGS) * len(SEEDS) * 3 + 2  # 20, 40 and 60%; the mixture: 20, 40

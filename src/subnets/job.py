@@ -91,12 +91,19 @@ class Job:
         }
 
     def run_record(self, resumed_from_step: int) -> dict[str, Any]:
-        """How long the job took and where it ran (host, SLURM job, devices, processes, resume)."""
+        """How long the job took, where it ran (host, SLURM job, devices, processes, resume), and exactly what it
+        read: theta0's snapshot (source and resolved revision) and the prepared data (what was read, at which
+        revision), so that a study can be repeated exactly."""
+        from subnets.data import prepared_info
         from subnets.devices import runtime_info
+        from subnets.theta0 import SNAPSHOT_INFO, snapshot_info
 
+        has_snapshot = (Path(self.model_dir) / SNAPSHOT_INFO).is_file()  # the toy model is built, not snapshotted
         return {
             "seconds": round(time.time() - self.started, 2),
             "runtime": {**runtime_info(), "processes": self.processes, "resumed_from_step": resumed_from_step},
+            "theta0_source": snapshot_info(self.model_dir) if has_snapshot else {"kind": "toy"},
+            "data": prepared_info(self.smk.input.data),
         }
 
     def log(self, message: str) -> None:

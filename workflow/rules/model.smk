@@ -77,5 +77,6 @@ else:
         params:
             source=config["model"]["source"],
             family=STUDY.family,
+            revision=config["model"]["revision"],
         script:
             "../scripts/prepare_model.py"

@@ -6,7 +6,6 @@ job = start(snakemake, gpus=True)  # noqa: F821 (snakemake is injected)
 job.set_threads()
 
 from subnets import masks
-from subnets.data import prepared_info
 from subnets.imp import imp_round
 from subnets.io import write_json
 
@@ -18,6 +17,6 @@ metrics, ticket, provenance = imp_round(
     ticket_path=sm.input.get("ticket"), progress=False, **job.resume_options(),
 )  # fmt: skip
 masks.save_mask(sm.output.ticket, ticket, provenance)
-metrics.update(data=prepared_info(sm.input.data), **job.run_record(metrics.pop("resumed_from_step")))
+metrics.update(job.run_record(metrics.pop("resumed_from_step")))
 write_json(sm.output.metrics, metrics)
 job.log(f"{job.task_name}/{job.language} seed {job.seed} at {metrics['sparsity']}%: {metrics['peak_metric']:.4f}")
