@@ -136,7 +136,10 @@ def test_mt5_sentencepiece_tokenizer_and_pytorch_bin_go_through_the_snapshot(tmp
     torch.manual_seed(0)
     model = MT5ForConditionalGeneration(config)
     config.save_pretrained(source)
-    torch.save(model.state_dict(), source / "pytorch_model.bin")
+    # mt5-base's output layer is not tied to its input embeddings: two tensors with different values.
+    state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    state["lm_head.weight"] = torch.randn(state["shared.weight"].shape, generator=torch.Generator().manual_seed(1))
+    torch.save(state, source / "pytorch_model.bin")
     assert sorted(p.name for p in source.iterdir()) == [
         "config.json", "pytorch_model.bin", "special_tokens_map.json", "spiece.model", "tokenizer_config.json"
     ]  # fmt: skip
@@ -144,7 +147,14 @@ def test_mt5_sentencepiece_tokenizer_and_pytorch_bin_go_through_the_snapshot(tmp
     snapshot = snapshot_pretrained(source, tmp_path / "snapshot", "t5")
     assert (snapshot / "model.safetensors").is_file() and not (snapshot / "pytorch_model.bin").exists()
     weights = load_file(str(snapshot / "model.safetensors"))
-    assert torch.equal(weights["shared.weight"], model.state_dict()["shared.weight"])
+    assert torch.equal(weights["shared.weight"], state["shared.weight"])
+    # transformers' MT5Config forces tie_word_embeddings=True, but ties only when the checkpoint's two tensors
+    # agree: the untied output layer survives the snapshot and the task model.
+    assert torch.equal(weights["lm_head.weight"], state["lm_head.weight"])
+
+    theta0 = build_task_model(snapshot, get_task("nli", "t5"), seed=0)
+    assert torch.equal(theta0.lm_head.weight, state["lm_head.weight"])
+    assert torch.equal(theta0.get_input_embeddings().weight, state["shared.weight"])
     processor = spm.SentencePieceProcessor(model_proto=model_file.getvalue())
     text = "the cat sees a dog in berlin"
     assert AutoTokenizer.from_pretrained(snapshot)(text).input_ids == processor.encode(text) + [1]
