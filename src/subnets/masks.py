@@ -501,17 +501,34 @@ def jaccard_by_layer(masks: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, f
         raise ValueError(f"overlap needs two or more masks, got {len(masks)}")
     for i, other in enumerate(masks[1:], start=1):
         _check_same_layout(masks[0], other, f"mask {i}")
+    return jaccard_of_packed([pack_by_layer(mask) for mask in masks])
+
+
+def pack_by_layer(mask: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Each layer's kept bits (its matrices in the mask's order), packed eight to a byte: the form in which
+    :func:`jaccard_of_packed` compares masks, an eighth of the memory and of the work of bool tensors. Pack a
+    mask once when it is compared with many."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for name, kept in mask.items():
+        parts.setdefault(layer_of(name), []).append(kept.to(device="cpu", dtype=torch.bool).flatten().numpy())
+    return {layer: np.packbits(np.concatenate(arrays)) for layer, arrays in parts.items()}
+
+
+def jaccard_of_packed(packed: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
+    """:func:`jaccard_by_layer` of masks packed by :func:`pack_by_layer` (the padding bits are zero in every
+    mask, so they count in neither the intersection nor the union)."""
+    for i, other in enumerate(packed[1:], start=1):
+        if {k: v.shape for k, v in other.items()} != {k: v.shape for k, v in packed[0].items()}:
+            raise ValueError(f"mask {i} has other layers or layer sizes than mask 0")
     inter: dict[str, int] = {}
     union: dict[str, int] = {}
-    for name in masks[0]:
-        layer = layer_of(name)
-        tensors = [m[name].to(device="cpu", dtype=torch.bool) for m in masks]
-        both, either = tensors[0].clone(), tensors[0].clone()
-        for t in tensors[1:]:
-            both &= t
-            either |= t
-        inter[layer] = inter.get(layer, 0) + int(both.count_nonzero())
-        union[layer] = union.get(layer, 0) + int(either.count_nonzero())
+    for layer in packed[0]:
+        both, either = packed[0][layer].copy(), packed[0][layer].copy()
+        for other in packed[1:]:
+            np.bitwise_and(both, other[layer], out=both)
+            np.bitwise_or(either, other[layer], out=either)
+        inter[layer] = int(np.bitwise_count(both).sum(dtype=np.int64))
+        union[layer] = int(np.bitwise_count(either).sum(dtype=np.int64))
     layers = sorted(inter, key=layer_sort_key)
     inter["all"], union["all"] = sum(inter.values()), sum(union.values())
     return {layer: inter[layer] / union[layer] if union[layer] else math.nan for layer in [*layers, "all"]}

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from subnets.analysis import ordered, sample_std
-from subnets.masks import expected_random_jaccard, jaccard_by_layer, load_mask
+from subnets.masks import expected_random_jaccard, jaccard_of_packed, load_mask, pack_by_layer
 
 Key = tuple[str, int]  # (language, seed)
 Record = tuple[str, Key, Key, Mapping[str, float]]
@@ -55,7 +55,8 @@ def overlap_pairs(languages: Sequence[str], seeds: Sequence[int]) -> list[tuple[
 def measure(paths: Mapping[Key, str | os.PathLike], languages: Sequence[str], seeds: Sequence[int]) -> list[Record]:
     """Jaccard per layer of every pair of :func:`overlap_pairs`, reading the masks ``paths[(lang, seed)]``.
 
-    Works seed pair by seed pair, so that at most two seeds' masks are in memory at once. Warns on stderr when
+    Works seed pair by seed pair, so that at most two seeds' masks are in memory at once, each packed once
+    (:func:`subnets.masks.pack_by_layer`). Masks of different layouts are refused. Warns on stderr when
     the masks of one seed were found on different theta0s.
     """
     by_seeds: dict[tuple[int, int], list[tuple[str, Key, Key]]] = {}
@@ -66,9 +67,10 @@ def measure(paths: Mapping[Key, str | os.PathLike], languages: Sequence[str], se
     for seed_pair, pairs in by_seeds.items():
         loaded = {}
         for key in [(lang, seed) for seed in sorted(set(seed_pair)) for lang in languages]:
-            loaded[key], metadata = load_mask(paths[key])
+            mask, metadata = load_mask(paths[key])
+            loaded[key] = pack_by_layer(mask)  # packed once, compared with every other mask of the seed pair
             fingerprints.setdefault(key[1], set()).add(metadata.get("theta0_fingerprint"))
-        records += [(kind, a, b, jaccard_by_layer([loaded[a], loaded[b]])) for kind, a, b in pairs]
+        records += [(kind, a, b, jaccard_of_packed([loaded[a], loaded[b]])) for kind, a, b in pairs]
         del loaded
     for seed, found in fingerprints.items():
         if len(found) > 1:
