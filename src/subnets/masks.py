@@ -537,11 +537,15 @@ def jaccard_of_packed(packed: Sequence[Mapping[str, np.ndarray]]) -> dict[str, f
 def expected_random_jaccard(keep_share: float, n_masks: int = 2) -> float:
     """Expected overlap of ``n_masks`` independent random masks keeping share k: k^n / (1 - (1 - k)^n).
 
-    For two masks this is k / (2 - k): 1/3 at sparsity 0.5. nan when k = 0 (nothing kept anywhere).
+    For two masks this is k / (2 - k): 1/3 at sparsity 0.5, computed in that form (the tables' figure, to the last
+    bit). nan when k = 0 (nothing kept anywhere).
     """
     if not 0.0 <= keep_share <= 1.0:
         raise ValueError(f"keep_share must lie in [0, 1], not {keep_share}")
     if n_masks < 2:
         raise ValueError(f"overlap needs two or more masks, got {n_masks}")
-    any_kept = 1.0 - (1.0 - keep_share) ** n_masks
-    return keep_share**n_masks / any_kept if any_kept else math.nan
+    if keep_share == 0.0:
+        return math.nan
+    if n_masks == 2:
+        return keep_share / (2.0 - keep_share)
+    return keep_share**n_masks / (1.0 - (1.0 - keep_share) ** n_masks)
