@@ -159,6 +159,9 @@ def test_early_bird_and_wanda_masks_and_their_costs(ner_data, tiny_bert_dir):
     details = provenance.details
     assert details["settled"] and details["stopped_at_step"] == 4 and details["draw_steps"] == [2, 4]
     assert provenance.cost["optimizer_steps"] == 4 and masks.sparsity(mask) == pytest.approx(0.5, abs=1e-4)
+    from subnets.theta0 import build_task_model, fingerprint
+
+    assert provenance.theta0_fingerprint == fingerprint(build_task_model(tiny_bert_dir, task, seed=config.seed))
     mask, provenance = method_mask("wanda", tiny_bert_dir, task, tokenizer, data, config, language="xx",
                                    sparsity=50, options={"calibration_examples": 10})  # fmt: skip
     assert provenance.cost["optimizer_steps"] == 0 and provenance.cost["train_tokens"] == 0

@@ -237,6 +237,7 @@ def method_mask(
 
     options = dict(options or {})
     theta0 = build_task_model(pretrained, task, seed=config.seed)
+    theta0_fingerprint = fingerprint(theta0)  # now: early-bird trains this very model
     family = masks.infer_family(theta0)
     names = list(masks.prunable_parameters(theta0, family))
     parameters = per_token_parameters(theta0)
@@ -280,7 +281,7 @@ def method_mask(
     else:
         raise ValueError(f"unknown mask method {method!r}; known: {METHODS}")
     provenance = masks.Provenance(method=method, task=task.name, language=language, seed=config.seed,
-                                  sparsity_percent=sparsity, theta0_fingerprint=fingerprint(theta0), details=details,
+                                  sparsity_percent=sparsity, theta0_fingerprint=theta0_fingerprint, details=details,
                                   cost=cost.to_dict(), cost_from_theta0=cost.to_dict())  # fmt: skip
     return mask, provenance
 
