@@ -389,3 +389,31 @@ def test_carry_over_keeps_shared_decisions_and_adds_the_pooler_dense():
         M.carry_over(ticket, {"encoder.layer.0.output.dense.weight": (4, 1)})
     with pytest.raises(ValueError, match="share no prunable parameter"):
         M.carry_over(ticket, {"pooler.dense.weight": (2, 2)})
+
+
+def test_equal_masks_give_equal_files_in_every_process(tmp_path):
+    """The safetensors library writes metadata in hash order, which changes from process to process; save_mask
+    writes it in the provenance record's fixed order, so the same mask and provenance give the same bytes."""
+    import hashlib
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from subnets import masks\n"
+        "mask = {'encoder.layer.1.output.dense.weight': torch.arange(12).reshape(3, 4) % 3 == 0,\n"
+        "        'encoder.layer.0.output.dense.weight': torch.arange(6).reshape(2, 3) % 2 == 0}\n"
+        "record = masks.Provenance('imp', 'ner', 't0', 0, 50, 'abcd', parent='x.safetensors', details={'b': 1, 'a': 2})\n"
+        "masks.save_mask(sys.argv[1], mask, record)\n"
+    )
+    digests = set()
+    for i in range(3):
+        path = tmp_path / f"mask{i}.safetensors"
+        env = {"PYTHONHASHSEED": str(i)}  # different hash seeds, as different processes have
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True, env={**__import__("os").environ, **env})
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1
+    mask, metadata = M.load_mask(tmp_path / "mask0.safetensors")
+    assert list(metadata)[:5] == ["method", "task", "language", "seed", "sparsity_percent"]  # the record's order
+    assert M.Provenance.from_metadata(metadata).parent == "x.safetensors"
+    assert list(mask) == ["encoder.layer.1.output.dense.weight", "encoder.layer.0.output.dense.weight"]
