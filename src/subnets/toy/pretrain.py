@@ -117,11 +117,6 @@ def _concatenated(per_language: list["datasets.DatasetDict"]) -> dict[str, "data
     }
 
 
-def _mixed_corpus(world_dir: Path, languages: list[str]):
-    """The MLM documents of every language, train and validation concatenated across languages."""
-    return _concatenated(_documents(world_dir, languages))
-
-
 def unigram_perplexity(train_ids: list[list[int]], eval_labels: list[list[int]], vocab_size: int) -> float:
     """Perplexity of an add-one unigram model fitted on the training tokens, on the masked eval positions.
 
@@ -249,15 +244,17 @@ def match_accuracy(model, rows: "datasets.Dataset", tokenizer, ignored_ids: list
     return correct / total, max(found, total - found) / total
 
 
-def _training_rows(world_dir: Path, languages: list[str], tokenizer, config: ToyModelConfig) -> dict:
+def _training_rows(world_dir: Path, languages: list[str], tokenizer, config, task=None) -> dict:
     """Tokenised rows: ``blocks`` (the training documents), ``warmup`` (pairs for the ``pair_steps``),
     ``train`` (the blocks and ``pair_share`` of other pairs), ``validation`` (masked validation blocks) and
-    ``validation_pairs`` (pairs from the validation documents)."""
+    ``validation_pairs`` (pairs from the validation documents). ``config`` is a :class:`ToyModelConfig` or
+    anything with its ``max_length``, ``pair_steps``, ``pair_share`` and ``training``; ``task`` tokenises the
+    documents (default MLM; the toy mT5 passes its span corruption)."""
     import datasets
 
     from subnets.tasks import get_task
 
-    task = get_task("mlm")
+    task = task or get_task("mlm")
     seed = config.training.seed
     documents = _documents(world_dir, languages)
     rows = {
@@ -279,6 +276,24 @@ def _training_rows(world_dir: Path, languages: list[str], tokenizer, config: Toy
     return rows
 
 
+def pairs_then_documents(model, task, tokenizer, rows: dict, config, name: str, progress: bool):
+    """Train ``model`` in place: ``config.pair_steps`` steps on ``rows["warmup"]`` (if any), then the document
+    run on ``rows["train"]``, which starts where the pair run ended; both evaluated on ``rows["validation"]``.
+    Returns the document run's result."""
+    from subnets.training import MaskedTrainer
+
+    if config.pair_steps:
+        on_pairs = replace(config.training, max_steps=config.pair_steps, eval_every=config.pair_steps)
+        MaskedTrainer(
+            model, task, tokenizer, rows["warmup"], rows["validation"], on_pairs,
+            description=f"pre-train {name} on sentence pairs", progress=progress,
+        ).train()  # fmt: skip
+    return MaskedTrainer(
+        model, task, tokenizer, rows["train"], rows["validation"], config.training,
+        description=f"pre-train {name}", progress=progress,
+    ).train()  # fmt: skip
+
+
 def pretrain_toy_bert(
     world_dir: str | os.PathLike,
     tokenizer_dir: str | os.PathLike,
@@ -292,7 +307,6 @@ def pretrain_toy_bert(
     from transformers import AutoTokenizer, BertConfig, BertForPreTraining
 
     from subnets.tasks import get_task
-    from subnets.training import MaskedTrainer
 
     world_dir = Path(world_dir)
     manifest = json.loads((world_dir / "world.json").read_text())
@@ -313,17 +327,7 @@ def pretrain_toy_bert(
     torch.manual_seed(seed)
     model = _pair_aware_bert(bert_config, tokenizer.all_special_ids)
     task = get_task("mlm")
-    if config.pair_steps:
-        # Both runs train ``model`` in place; the document run starts where the pair run ended.
-        on_pairs = replace(config.training, max_steps=config.pair_steps, eval_every=config.pair_steps)
-        MaskedTrainer(
-            model, task, tokenizer, rows["warmup"], rows["validation"], on_pairs,
-            description="pre-train toy BERT on sentence pairs", progress=progress,
-        ).train()  # fmt: skip
-    result = MaskedTrainer(
-        model, task, tokenizer, rows["train"], rows["validation"], config.training,
-        description="pre-train toy BERT", progress=progress,
-    ).train()  # fmt: skip
+    result = pairs_then_documents(model, task, tokenizer, rows, config, "toy BERT", progress)
     model.load_state_dict(result.peak_state)
     accuracy, majority = match_accuracy(
         model, rows["validation_pairs"], tokenizer, tokenizer.all_special_ids, config.training.eval_batch_size

@@ -15,6 +15,20 @@ many random positive segments as there are spans, and interleaved, non-noise fir
 corrupted afresh each step from torch's global RNG (which the training loop seeds and a resume restores);
 evaluation blocks once, with a generator seeded by the preparation seed and the block's ids, as the MLM
 evaluation masking is.
+
+Sentence pairs, as for the tiny BERT (:mod:`subnets.toy.pretrain`, whose pair generation is reused): a
+sentence ``a`` of an MLM document and ``b`` an edited copy of it (or of another sentence), read by the encoder
+as ``[CLS] a [SEP] b [SEP]``. Spans of ``b`` alone are corrupted (most can be restored by finding them in
+``a``), and a *match* head on the encoder's output answers for each visible token of ``b`` whether it occurs in
+``a``. Span corruption of single blocks never needs a token to look for its copy elsewhere, and the tiny mT5
+pre-trained on documents alone stayed at chance on toy NLI. The run starts with ``pair_steps`` steps on pairs
+alone, then trains on documents with ``pair_share`` of the rows pairs. No NLI file is read. The match head is a
+pre-training device only: the saved checkpoint is a plain ``MT5ForConditionalGeneration``.
+
+So far this does not work for the mT5 as it does for BERT: the match head stays at the majority answer (likely
+because the encoder has no position embeddings and no token types, so a token of ``b`` finds itself as readily
+as its copy in ``a``), while the span corruption loss on the pairs falls, and NLI stays at chance. The phase is
+therefore off by default (``pair_steps = 0``, ``pair_share = 0``); see BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -30,7 +44,8 @@ from subnets.tasks.mlm import MLMTask, block_seed
 from subnets.tasks.nli import NLI_LABELS
 from subnets.toy.pretrain import (
     DEFAULT_PRETRAINING,
-    _mixed_corpus,
+    _training_rows,
+    pairs_then_documents,
     save_toy_model,
     toy_config_from_dict,
     unigram_perplexity,
@@ -49,7 +64,8 @@ PROMPT_WORDS = ("xnli", "premise", "hypothesis", ":") + NLI_LABELS
 
 @dataclass(frozen=True)
 class ToyT5Config:
-    """The tiny mT5's shape and its pre-training run."""
+    """The tiny mT5's shape and its pre-training run: ``pair_steps`` steps on sentence pairs alone, then
+    ``training.max_steps`` on document blocks and sentence pairs, the pairs ``pair_share`` of those rows."""
 
     d_model: int = 128
     num_layers: int = 4  # encoder blocks
@@ -59,9 +75,17 @@ class ToyT5Config:
     max_length: int = 64  # block length before corruption, [CLS] and [SEP] included
     noise_density: float = 0.15
     mean_span_length: float = 3.0
+    # Off by default: unlike the tiny BERT's, the tiny mT5's encoder did not learn the match from them, and
+    # they did not teach it NLI (BENCHMARKS.md, "Sentence pairs for the toy mT5").
+    pair_share: float = 0.0
+    pair_steps: int = 0
     training: TrainingConfig = field(default_factory=lambda: DEFAULT_PRETRAINING)
 
     def __post_init__(self):
+        if not 0.0 <= self.pair_share < 1.0:
+            raise ValueError(f"pair_share must be in [0, 1), got {self.pair_share}")
+        if self.pair_steps < 0:
+            raise ValueError(f"pair_steps must be at least 0, got {self.pair_steps}")
         if not 0.0 < self.noise_density < 0.5:
             raise ValueError(f"noise_density must be in (0, 0.5), got {self.noise_density}")
         if self.mean_span_length < 1:
@@ -120,10 +144,40 @@ def corrupt_spans(
     return inputs + [eos_id], targets + [eos_id]
 
 
-class SpanCorruptionCollator:
-    """Corrupts each training block afresh (torch's global RNG), then pads inputs and targets."""
+def second_segment(ids: list[int], sep_id: int) -> int | None:
+    """Where the second segment of a pair row ``[CLS] a [SEP] b [SEP]`` starts; None for a single block."""
+    first = ids.index(sep_id)
+    return first + 1 if first < len(ids) - 1 else None
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, noise_density: float, mean_span_length: float):
+
+def corrupt_pair(
+    ids: list[int], second: int, *, match_ignored: frozenset[int], **options
+) -> tuple[list[int], list[int], list[float]]:
+    """(input ids, target ids, match targets) of one pair row ``[CLS] a [SEP] b [SEP]`` (``b`` from index
+    ``second``): span corruption of ``b`` alone, ``a`` left whole. The match target of each visible token of
+    ``b`` is 1.0 if the same id occurs in ``a``, else 0.0; every other position (and ``match_ignored`` ids,
+    sentinels included) gets -100."""
+    head, tail = ids[: second - 1], ids[second - 1 :]  # tail: [SEP] b [SEP], corrupted as a block
+    if len(tail) > 3:
+        inputs, targets = corrupt_spans(tail, **options)
+    else:  # a one-token b: nothing to hide and still keep a token
+        inputs, targets = tail, [options["eos_id"]]
+    inputs = head + inputs
+    stated = set(head[1:]) - match_ignored
+    matches = [-100.0] * second + [
+        -100.0 if token in match_ignored else float(token in stated) for token in inputs[second:]
+    ]
+    return inputs, targets, matches
+
+
+class SpanCorruptionCollator:
+    """Corrupts each training block afresh (torch's global RNG), then pads inputs and targets. With ``match``,
+    pair rows (see :func:`corrupt_pair`) have spans of their second segment corrupted, and the batch carries
+    ``match_labels`` (-100 wherever nothing is scored, e.g. every token of a single block)."""
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, noise_density: float, mean_span_length: float, match: bool = False
+    ):
         from transformers import DataCollatorForSeq2Seq
 
         self.pad = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
@@ -133,13 +187,29 @@ class SpanCorruptionCollator:
             "sentinel_ids": tokenizer.convert_tokens_to_ids(list(SENTINELS)),
             "eos_id": tokenizer.eos_token_id,
         }
+        self.match = match
+        self.sep_id = tokenizer.sep_token_id
+        self.match_ignored = frozenset(tokenizer.all_special_ids)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        corrupted = []
+        import torch
+
+        corrupted, matches = [], []
         for row in rows:
-            inputs, targets = corrupt_spans(list(row["input_ids"]), **self.options)
+            ids = list(row["input_ids"])
+            second = second_segment(ids, self.sep_id) if self.match else None
+            if second is None:
+                inputs, targets = corrupt_spans(ids, **self.options)
+                match = [-100.0] * len(inputs)
+            else:
+                inputs, targets, match = corrupt_pair(ids, second, match_ignored=self.match_ignored, **self.options)
             corrupted.append({"input_ids": inputs, "attention_mask": [1] * len(inputs), "labels": targets})
-        return self.pad(corrupted)
+            matches.append(match)
+        batch = self.pad(corrupted)
+        if self.match:
+            width = batch["input_ids"].shape[1]
+            batch["match_labels"] = torch.tensor([m + [-100.0] * (width - len(m)) for m in matches])
+        return batch
 
 
 @dataclass(frozen=True)
@@ -149,6 +219,7 @@ class SpanCorruptionTask(MLMTask):
     noise_density: float = 0.15
     mean_span_length: float = 3.0
     min_tail_fraction: float = 0.25
+    match: bool = False  # training batches carry match labels for pair rows (see SpanCorruptionCollator)
 
     name: ClassVar[str] = "span_corruption"
 
@@ -183,12 +254,69 @@ class SpanCorruptionTask(MLMTask):
         return blocks.map(corrupt, features=features, desc=f"corrupt spans/{split}")
 
     def train_collator(self, tokenizer: PreTrainedTokenizerBase):
-        return SpanCorruptionCollator(tokenizer, self.noise_density, self.mean_span_length)
+        return SpanCorruptionCollator(tokenizer, self.noise_density, self.mean_span_length, self.match)
 
     def eval_collator(self, tokenizer: PreTrainedTokenizerBase):
         from transformers import DataCollatorForSeq2Seq
 
         return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
+
+
+def _pair_aware_t5(model_config):
+    """An ``MT5ForConditionalGeneration`` with a match head on the encoder's output, whose loss adds the match
+    objective where a batch has ``match_labels``. Made here so that importing this module does not import
+    torch. Its other weights are drawn first, as a plain model's are."""
+    import torch
+    from transformers import MT5ForConditionalGeneration
+
+    class PairAwareT5(MT5ForConditionalGeneration):
+        def __init__(self, config):
+            super().__init__(config)
+            self.match_head = torch.nn.Linear(config.d_model, 1)
+
+        def match_logits(self, encoded: torch.Tensor) -> torch.Tensor:
+            return self.match_head(encoded).squeeze(-1)
+
+        def forward(self, input_ids=None, attention_mask=None, labels=None, match_labels=None, **kwargs):
+            outputs = super().forward(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+            if match_labels is not None:
+                scored = match_labels != -100
+                if scored.any():  # a batch of document blocks alone has nothing to match
+                    logits = self.match_logits(outputs.encoder_last_hidden_state)
+                    match_loss = torch.nn.functional.binary_cross_entropy_with_logits
+                    outputs.loss = outputs.loss + match_loss(logits[scored], match_labels[scored])
+            return outputs
+
+    return PairAwareT5(model_config)
+
+
+def t5_match_accuracy(model, rows: datasets.Dataset, tokenizer, batch_size: int) -> tuple[float, float]:
+    """Accuracy of ``model``'s match head on the pair ``rows`` (uncorrupted, as NLI sentences are read), and
+    that of always answering the majority."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    collate = DataCollatorWithPadding(tokenizer)
+    ignored = frozenset(tokenizer.all_special_ids)
+    correct = total = found = 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows.select(range(start, min(start + batch_size, len(rows)))).to_list()
+            batch = collate([{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"]} for r in chunk])
+            encoded = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+            predicted = model.match_logits(encoded) > 0
+            for i, row in enumerate(chunk):
+                ids = list(row["input_ids"])
+                second = second_segment(ids, tokenizer.sep_token_id)
+                stated = set(ids[1 : second - 1]) - ignored
+                for position in range(second, len(ids)):
+                    if ids[position] not in ignored:
+                        target = ids[position] in stated
+                        correct += bool(predicted[i, position]) == target
+                        found += target
+                        total += 1
+    return correct / total, max(found, total - found) / total
 
 
 def pretrain_toy_t5(
@@ -199,23 +327,18 @@ def pretrain_toy_t5(
     *,
     progress: bool = True,
 ) -> dict:
-    """Pre-train the tiny mT5 on the world in ``world_dir`` and save it with its tokenizer to ``out_dir``;
-    return its metrics (perplexity over target tokens, and an add-one unigram model's on the same targets)."""
+    """Pre-train the tiny mT5 on the world in ``world_dir`` (``pair_steps`` on sentence pairs, then documents
+    with ``pair_share`` of pairs) and save it with its tokenizer to ``out_dir``; return its metrics (perplexity
+    over target tokens, an add-one unigram model's on the same targets, the match head's accuracy)."""
     import torch
     from transformers import MT5Config, MT5ForConditionalGeneration
-
-    from subnets.training import MaskedTrainer
 
     world_dir = Path(world_dir)
     languages = list(json.loads((world_dir / "world.json").read_text())["languages"])
     tokenizer = t5_tokenizer(tokenizer_dir)
-    task = SpanCorruptionTask(noise_density=config.noise_density, mean_span_length=config.mean_span_length)
-    corpus = _mixed_corpus(world_dir, languages)
+    task = SpanCorruptionTask(noise_density=config.noise_density, mean_span_length=config.mean_span_length, match=True)
     seed = config.training.seed
-    tokenized = {
-        split: task.tokenize(corpus[split], tokenizer, max_length=config.max_length, split=split, seed=seed)
-        for split in ("train", "validation")
-    }
+    rows = _training_rows(world_dir, languages, tokenizer, config, task)  # BERT's rows, corrupted spans
     model_config = MT5Config(
         vocab_size=len(tokenizer),
         d_model=config.d_model,
@@ -231,24 +354,31 @@ def pretrain_toy_t5(
         decoder_start_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = MT5ForConditionalGeneration(model_config)
-    trainer = MaskedTrainer(
-        model, task, tokenizer, tokenized["train"], tokenized["validation"], config.training,
-        description="pre-train toy mT5", progress=progress,
-    )  # fmt: skip
-    result = trainer.train()
+    model = _pair_aware_t5(model_config)
+    result = pairs_then_documents(model, task, tokenizer, rows, config, "toy mT5", progress)
     model.load_state_dict(result.peak_state)
+    accuracy, majority = t5_match_accuracy(model, rows["validation_pairs"], tokenizer, config.training.eval_batch_size)
 
-    baseline = unigram_perplexity(tokenized["train"]["input_ids"], tokenized["validation"]["labels"], len(tokenizer))
+    # Saved as a plain MT5ForConditionalGeneration: the match head stays behind, no task uses it.
+    checkpoint = MT5ForConditionalGeneration(model_config)
+    checkpoint.load_state_dict(
+        {name: value for name, value in result.peak_state.items() if not name.startswith("match_head.")}
+    )
+
+    baseline = unigram_perplexity(rows["blocks"]["input_ids"], rows["validation"]["labels"], len(tokenizer))
     metrics = {
         "languages": languages,
         "model": asdict(config) | {"training": config.training.to_dict()},
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train_blocks": len(tokenized["train"]),
-        "validation_blocks": len(tokenized["validation"]),
+        "parameters": sum(p.numel() for p in checkpoint.parameters()),
+        "train_blocks": len(rows["blocks"]),
+        "train_pairs": len(rows["train"]) - len(rows["blocks"]),
+        "warmup_pairs": len(rows["warmup"]),
+        "validation_blocks": len(rows["validation"]),
         "perplexity": result.peak_metric,
         "unigram_perplexity": baseline,
+        "match_accuracy": accuracy,
+        "match_majority": majority,
         **result.summary(),
     }
-    save_toy_model(out_dir, model, tokenizer, metrics)
+    save_toy_model(out_dir, checkpoint, tokenizer, metrics)
     return metrics
