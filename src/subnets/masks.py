@@ -32,6 +32,13 @@ NamedTensors = Union[torch.nn.Module, Mapping[str, torch.Tensor], Iterable[tuple
 # "bert." prefix of the task models; never embeddings, biases, LayerNorm or task heads (classifier.*, cls.*).
 # T5 / mT5: q/k/v/o of self- and cross-attention and the feed-forward matrices (wi, or wi_0/wi_1 when gated,
 # and wo) of encoder and decoder blocks; never embeddings, layer norms, relative attention bias or lm_head.
+# XLM-R / RoBERTa (xlmr): BERT's six encoder matrices per layer and the pooler (when the task model has one;
+# XLM-R's sequence classifier has none), with or without the "roberta." prefix; never embeddings, biases,
+# LayerNorm or task heads (lm_head.*, classifier.*).
+# Decoder-only (decoder): Llama-style q/k/v/o and gate/up/down projections of each layer, with or without the
+# "model." prefix (Llama, Qwen2, Mistral, Gemma); BLOOM's fused query_key_value, attention dense, dense_h_to_4h
+# and dense_4h_to_h, with or without "transformer."; never embeddings, norms, biases (Qwen2's q/k/v biases
+# included) or task heads (lm_head, score, classifier).
 PRUNABLE_PATTERNS: dict[str, list[str]] = {
     "bert": [
         r"(?:bert\.)?encoder\.layer\.(\d+)\.(?:attention\.self\.(?:query|key|value)|attention\.output\.dense"
@@ -42,10 +49,31 @@ PRUNABLE_PATTERNS: dict[str, list[str]] = {
         r"(?:transformer\.)?(encoder|decoder)\.block\.(\d+)\.layer\.\d+\."
         r"(?:(?:SelfAttention|EncDecAttention)\.[qkvo]|DenseReluDense\.(?:wi|wi_0|wi_1|wo))\.weight",
     ],
+    "xlmr": [
+        r"(?:roberta\.)?encoder\.layer\.(\d+)\.(?:attention\.self\.(?:query|key|value)|attention\.output\.dense"
+        r"|intermediate\.dense|output\.dense)\.weight",
+        r"(?:roberta\.)?(pooler)\.dense\.weight",
+    ],
+    "decoder": [
+        r"(?:model\.)?layers\.(\d+)\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.weight",
+        r"(?:transformer\.)?h\.(\d+)\."
+        r"(?:self_attention\.(?:query_key_value|dense)|mlp\.(?:dense_h_to_4h|dense_4h_to_h))\.weight",
+    ],
 }
 
 # config.model_type -> key of PRUNABLE_PATTERNS
-MODEL_TYPE_FAMILIES = {"bert": "bert", "t5": "t5", "mt5": "t5"}
+MODEL_TYPE_FAMILIES = {
+    "bert": "bert",
+    "t5": "t5",
+    "mt5": "t5",
+    "xlm-roberta": "xlmr",
+    "roberta": "xlmr",
+    "llama": "decoder",
+    "qwen2": "decoder",
+    "mistral": "decoder",
+    "gemma": "decoder",
+    "bloom": "decoder",
+}
 
 # File format: one uint8 tensor holding the bits of every parameter in the order of the "names" metadata.
 FORMAT = "subnets.mask/1"
@@ -103,7 +131,8 @@ def prunable_shapes(model_or_named_params: NamedTensors, family: str = "bert") -
 
 
 def layer_of(name: str) -> str:
-    """Layer id of a prunable parameter: BERT "0", "1", ..., "pooler"; T5 "encoder.0", ..., "decoder.0", ..."""
+    """Layer id of a prunable parameter: BERT and XLM-R "0", "1", ..., "pooler"; T5 "encoder.0", ...,
+    "decoder.0", ...; decoder-only models (Llama-style, BLOOM) "0", "1", ..."""
     match = _match(name)
     if match is None:
         raise ValueError(f"{name!r} is not a prunable parameter of any known family")
@@ -111,8 +140,9 @@ def layer_of(name: str) -> str:
 
 
 def layer_sort_key(layer: str) -> tuple[int, int]:
-    """Orders layer ids as a model stacks them: encoder layers by number (BERT "0", "1", ..., "10" after "9";
-    T5 "encoder.N"), then the T5 decoder's, then the pooler."""
+    """Orders layer ids as a model stacks them: encoder layers by number (BERT and XLM-R "0", "1", ..., "10"
+    after "9"; T5 "encoder.N"; the layers of a decoder-only model likewise), then the T5 decoder's, then the
+    pooler."""
     section, _, index = layer.rpartition(".")
     if layer == "pooler":
         return (2, 0)

@@ -92,8 +92,10 @@ def cca_by_layer(
     batch_size: int = 64,
     max_length: int = 128,
 ) -> pd.DataFrame:
-    """SVCCA and PWCCA between the [CLS] vectors of the reference language and of each other language, on
-    parallel sentences, per layer. Columns: reference, language, layer, svcca, pwcca, n_sentences.
+    """SVCCA and PWCCA between the sentence vectors of the reference language and of each other language, on
+    parallel sentences, per layer: the [CLS] (first token) state for encoders, the last non-pad token's for
+    decoder-only models (:func:`subnets.retrieval.sentence_token`). Columns: reference, language, layer, svcca,
+    pwcca, n_sentences.
 
     Undefined is not zero: at a layer where either side's vectors are constant (layer 0's [CLS] vector is the
     same embedding for every sentence) both measures are NaN, with the reason on stderr.

@@ -280,9 +280,32 @@ def _pad_batch(encodings: list[dict[str, list[int]]], pad_token_id: int, keys: l
     return batch
 
 
-def _pool(hidden_states, attention_mask, special_tokens_mask, cls: bool) -> torch.Tensor:
+def sentence_token(model) -> str:
+    """Which token's state is a sentence's vector for CCA: ``"first"`` ([CLS], or the first token) for encoders
+    and encoder-decoders, ``"last"`` (the last non-pad token, the only one that has seen the whole sentence) for
+    decoder-only models (model family ``decoder``)."""
+    from subnets.masks import MODEL_TYPE_FAMILIES
+
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    return "last" if MODEL_TYPE_FAMILIES.get(model_type) == "decoder" else "first"
+
+
+def last_token_states(hidden_states: Sequence[torch.Tensor], attention_mask: torch.Tensor) -> torch.Tensor:
+    """Each row's state at its last real token (the last position where ``attention_mask`` is 1), per layer:
+    (layers, batch, hidden) in float32. Right or left padding alike."""
     import torch
 
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    last = (positions * attention_mask.to(torch.bool)).argmax(dim=1)
+    rows = torch.arange(attention_mask.shape[0], device=attention_mask.device)
+    return torch.stack([layer[rows, last.to(layer.device)].to(torch.float32) for layer in hidden_states])
+
+
+def _pool(hidden_states, attention_mask, special_tokens_mask, cls: bool, token: str = "first") -> torch.Tensor:
+    import torch
+
+    if cls and token == "last":
+        return last_token_states(hidden_states, attention_mask)
     if cls:
         return torch.stack([layer[:, 0].to(torch.float32) for layer in hidden_states])
     return mean_pool_hidden_states(hidden_states, attention_mask, special_tokens_mask)
@@ -317,8 +340,10 @@ def embed_sentences(
     One forward pass per batch yields every layer (``output_hidden_states``). Batches are cut from the
     sentences sorted by token count (longest first, so an out-of-memory error shows at once) and padded only
     to their own longest sentence; rows come back in the input order. Vector = mean over the sentence's
-    tokens ([CLS] / [SEP] counted unless ``include_special_tokens=False``) or, with ``cls=True``, the state at
-    position 0 ([CLS]; SVCCA's input). ``model`` is any transformers encoder or a task model around one.
+    tokens ([CLS] / [SEP] counted unless ``include_special_tokens=False``) or, with ``cls=True``, the family's
+    sentence token (:func:`sentence_token`; SVCCA's input): the state at position 0 ([CLS]) for encoders, at the
+    last non-pad token for decoder-only models. ``model`` is any transformers encoder or decoder, or a task
+    model around one.
     """
     import torch
 
@@ -336,6 +361,7 @@ def embed_sentences(
 
     encoder = _encoder(model)
     device = _device(encoder)
+    token = sentence_token(encoder)
     result: np.ndarray | None = None
     with _eval_mode(encoder), torch.inference_mode():
         for start in range(0, len(order), batch_size):
@@ -344,7 +370,9 @@ def embed_sentences(
             special = batch.pop("special_tokens_mask").to(device)
             batch = {key: value.to(device) for key, value in batch.items()}
             hidden_states = encoder(**batch, output_hidden_states=True).hidden_states
-            pooled = _pool(hidden_states, batch["attention_mask"], None if include_special_tokens else special, cls)
+            pooled = _pool(
+                hidden_states, batch["attention_mask"], None if include_special_tokens else special, cls, token
+            )
             if result is None:
                 result = np.empty((pooled.shape[0], len(sentences), pooled.shape[2]), dtype=np.float32)
             result[:, indices] = pooled.cpu().numpy()
@@ -372,7 +400,7 @@ def embed_sentences_one_by_one(
             )
             batch = {key: batch[key].to(device) for key in _model_inputs(tokenizer)}
             hidden_states = encoder(**batch, output_hidden_states=True).hidden_states
-            rows.append(_pool(hidden_states, batch["attention_mask"], None, cls).cpu().numpy())
+            rows.append(_pool(hidden_states, batch["attention_mask"], None, cls, sentence_token(encoder)).cpu().numpy())
     return np.concatenate(rows, axis=1)
 
 

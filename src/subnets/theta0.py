@@ -41,8 +41,9 @@ def resolve_pretrained(source: str | os.PathLike) -> str:
 
 
 def model_family(pretrained: str | os.PathLike) -> str:
-    """The model family (``bert`` or ``t5``, a key of ``masks.PRUNABLE_PATTERNS``) of a local model directory,
-    from the ``model_type`` of its config.json: it picks the task adapters and the prunable weights."""
+    """The model family (``bert``, ``t5``, ``xlmr`` or ``decoder``, a key of ``masks.PRUNABLE_PATTERNS``) of a
+    local model directory, from the ``model_type`` of its config.json: it picks the task adapters and the
+    prunable weights."""
     import json
 
     from subnets.masks import MODEL_TYPE_FAMILIES
@@ -67,6 +68,16 @@ def build_task_model(pretrained: str | os.PathLike, task: "Task", seed: int):
     torch.manual_seed(seed)
     transformers.logging.set_verbosity_error()  # the load report lists the new head; it is expected
     model = task.model_class().from_pretrained(source, trust_remote_code=False, **task.model_kwargs())
+    from subnets.masks import MODEL_TYPE_FAMILIES
+
+    family = MODEL_TYPE_FAMILIES.get(model.config.model_type)
+    if family == "decoder" and getattr(model.config, "pad_token_id", None) is None:
+        # A decoder not snapshotted by snapshot_pretrained: its sequence classifier needs the pad id.
+        from transformers import AutoTokenizer
+
+        from subnets.tasks.decoder import prepare_decoder_tokenizer
+
+        prepare_decoder_tokenizer(AutoTokenizer.from_pretrained(source, trust_remote_code=False), model.config)
     return model
 
 
@@ -121,13 +132,20 @@ def _pretraining_class(config):
 
     BERT: ``BertForPreTraining`` (MLM head, next-sentence head AND the pooler; ``BertForMaskedLM`` has no pooler,
     so a snapshot through it would leave every sequence-classification model with a random pooler).
-    Encoder-decoders (T5 / mT5): the seq2seq LM. Other encoders without a pre-training class: the masked LM.
+    Encoder-decoders (T5 / mT5): the seq2seq LM. Decoder-only models (model family ``decoder``): the causal LM.
+    Other encoders without a pre-training class: the masked LM.
     """
     from transformers import AutoModelForMaskedLM, AutoModelForPreTraining, AutoModelForSeq2SeqLM
     from transformers.models.auto.modeling_auto import MODEL_FOR_PRETRAINING_MAPPING_NAMES
 
+    from subnets.masks import MODEL_TYPE_FAMILIES
+
     if config.is_encoder_decoder:
         return AutoModelForSeq2SeqLM
+    if MODEL_TYPE_FAMILIES.get(config.model_type) == "decoder":
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM
     if config.model_type in MODEL_FOR_PRETRAINING_MAPPING_NAMES:
         return AutoModelForPreTraining
     return AutoModelForMaskedLM
@@ -182,6 +200,13 @@ def snapshot_pretrained(
             stacklevel=2,
         )
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **pinned)
+    decoder_padding = {}
+    if MODEL_TYPE_FAMILIES.get(config.model_type) == "decoder":
+        # Every later loader reads the pad token and the padding side from the snapshot (subnets.tasks.decoder).
+        from subnets.tasks.decoder import prepare_decoder_tokenizer
+
+        decoder_padding = {"pad_token": prepare_decoder_tokenizer(tokenizer, model.config),
+                           "padding_side": tokenizer.padding_side}  # fmt: skip
     info = {
         **origin,
         "source": str(source),
@@ -189,6 +214,7 @@ def snapshot_pretrained(
         "model_class": type(model).__name__,
         "missing_from_checkpoint": missing,
         "tokenizer_class": type(tokenizer).__name__,
+        **decoder_padding,
     }
     with atomic_path(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

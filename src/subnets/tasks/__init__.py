@@ -1,7 +1,9 @@
 """Task adapters: one object per task of the study (MLM, WikiAnn NER, XNLI) behind one interface.
 
-Which adapter a task name gets depends on the model family: encoders (BERT) classify with a task head;
-encoder-decoders (T5 / mT5) answer in text, and the paper's mT5 study has XNLI only.
+Which adapter a task name gets depends on the model family: encoders (BERT, XLM-R) classify with a task head;
+encoder-decoders (T5 / mT5) answer in text, and the paper's mT5 study has XNLI only; decoder-only models
+(Llama, Qwen2, Mistral, Gemma, BLOOM) do causal LM as the ``mlm`` task and classify with a task head
+(:mod:`subnets.tasks.decoder`).
 
 Metrics are reported on the paper's scales: F1 and accuracy in PERCENT (0-100), perplexity as is.
 """
@@ -9,6 +11,7 @@ Metrics are reported on the paper's scales: F1 and accuracy in PERCENT (0-100), 
 from __future__ import annotations
 
 from subnets.tasks.base import MetricAccumulator, Task
+from subnets.tasks.decoder import CausalLMTask, DecoderNERTask, DecoderNLITask
 from subnets.tasks.mlm import MLMTask
 from subnets.tasks.ner import NER_LABELS, NERTask
 from subnets.tasks.nli import NLI_LABELS, NLITask, NLITextToTextTask
@@ -16,9 +19,15 @@ from subnets.tasks.nli import NLI_LABELS, NLITask, NLITextToTextTask
 TASKS: dict[str, dict[str, type[Task]]] = {
     "bert": {"mlm": MLMTask, "ner": NERTask, "nli": NLITask},
     "t5": {"nli": NLITextToTextTask},
+    # XLM-R / RoBERTa: BERT's adapters (they add token type ids only when the tokenizer has them; XLM-R's has not)
+    "xlmr": {"mlm": MLMTask, "ner": NERTask, "nli": NLITask},
+    "decoder": {"mlm": CausalLMTask, "ner": DecoderNERTask, "nli": DecoderNLITask},
 }
 
 __all__ = [
+    "CausalLMTask",
+    "DecoderNERTask",
+    "DecoderNLITask",
     "NER_LABELS",
     "NLI_LABELS",
     "TASKS",
