@@ -405,9 +405,9 @@ def test_a_name_that_would_climb_out_of_the_study_changes_nothing(tmp_path, edit
     (workdir / "resources" / "keep").mkdir(parents=True)
     (workdir / "resources" / "keep" / "file").write_text("kept")
 
-    def snapshot():
-        return sorted((str(p.relative_to(tmp_path)), p.stat().st_mtime_ns) for p in tmp_path.rglob("*")
-                      if ".snakemake" not in p.parts)  # fmt: skip
+    def snapshot():  # every path beside Snakemake's own folder, with each file's mtime
+        return sorted((str(p.relative_to(tmp_path)), p.is_file() and p.stat().st_mtime_ns)
+                      for p in tmp_path.rglob("*") if ".snakemake" not in p.parts)  # fmt: skip
 
     configfile = write_config(tmp_path / "bad.yaml", edit)
     before = snapshot()
