@@ -274,7 +274,7 @@ def test_report_holds_every_figure(micro_run, tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     html = report.read_text(errors="replace")
     figures = sorted(p.name for p in (workdir / "results/micro/figures").glob("*.png"))
-    assert len(figures) == 3 * len(TASKS) + 4
+    assert len(figures) == 3 * len(TASKS) + 5  # Figs. 2, 3, 4 per task; 6, 7, 9, 10; the ticket methods' cost
     for name in figures:
         assert name in html, name
     for caption in ("ratio margin", "SVCCA", "cross-task", "winning ticket", "permutation p-value", "phantom"):
@@ -314,11 +314,12 @@ def test_learning_rate_edit_reruns_that_task_alone(micro_run, tmp_path):
     assert all(w["task"] == "ner" for r, w in jobs if r == "imp_round")
     trained = [w for r, w in jobs if r == "train_subnetwork"]
     assert all(w["task"] == "ner" or w["source"] == "task-ner" for w in trained), trained
-    # transfer, random, repruned, 2 cross-task, mixture, LT-SFT and FISH masks trained
-    own_task = len(LANGS) * len(TRANSFER_SEEDS) * (1 + 1 + 1 + 2 + 1 + 2)
+    # transfer, random, repruned, 2 cross-task, mixture, the 5 methods' masks on their language and on the other
+    own_task = len(LANGS) * len(TRANSFER_SEEDS) * (1 + 1 + 1 + 2 + 1 + 5 + 5)
     assert len(trained) == own_task + len(LANGS) * len(TRANSFER_SEEDS) * 2  # + NER tickets on mlm and nli
-    assert rules["method_mask"] == len(LANGS) * len(TRANSFER_SEEDS)  # LT-SFT fine-tunes; FISH does not train
-    assert all(w["method"] == "lt_sft" for r, w in jobs if r == "method_mask")
+    # LT-SFT, one-shot (round 0 again) and early-bird train; FISH and Wanda do not, so they must not rerun
+    assert rules["method_mask"] == len(LANGS) * len(TRANSFER_SEEDS) * 3
+    assert {w["method"] for r, w in jobs if r == "method_mask"} == {"lt_sft", "oneshot", "early_bird"}
     for rule in ("toy_world", "toy_tokenizer", "pretrain_toy_model", "prepare_data", "random_mask", "mix_data"):
         assert rules[rule] == 0, (rule, jobs)
     for rule in ("imp_summary", "overlap", "transfer_matrix", "winning_tickets_table", "relative_drop_table"):
