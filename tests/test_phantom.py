@@ -18,7 +18,7 @@ def _manifest(clone: bool = True) -> dict:
         "t4": {**base, "name": "lowres", "low_resource": True},
     }
     if clone:
-        languages["t8"] = {**base, "name": "clone"}
+        languages["t8"] = {**base, "name": "clone", "clone_of": "t0"}
     return {"pivot": "t0", "languages": languages}
 
 

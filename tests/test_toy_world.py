@@ -100,7 +100,7 @@ def digests(directory: Path) -> dict[str, str]:
 # --- configuration -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("languages", [1, 9, 0, ("t0",), ("t1", "t2"), ("t0", "zz"), ("t0", "t0")])
+@pytest.mark.parametrize("languages", [1, 10, 0, ("t0",), ("t1", "t2"), ("t0", "zz"), ("t0", "t0")])
 def test_invalid_language_selections_are_rejected(languages):
     with pytest.raises(ValueError, match="languages"):
         WorldConfig(languages=languages)
@@ -259,6 +259,11 @@ def test_vocabularies_are_disjoint_except_for_related_pairs():
             assert len(lemmas) == round(language.profile.shared_share * len(content))
             shared[code] |= lemmas
             shared[relative] |= lemmas
+    clone = languages["t8"]
+    assert clone.profile.clone_of == "t0" and clone.forms == languages["t0"].forms  # the positive control
+    del languages["t8"]
+    for form in clone.forms.values():
+        owners[form].discard("t8")
     for code, language in languages.items():
         profile = language.profile
         for lemma, form in language.forms.items():
@@ -554,5 +559,24 @@ def test_cli_writes_a_world_and_a_tokenizer(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
     assert "subnets-toy" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli_main(["world", "--out", str(tmp_path / "bad"), "--languages", "9"])
-    assert "2 to 8 languages" in capsys.readouterr().err
+        cli_main(["world", "--out", str(tmp_path / "bad"), "--languages", "10"])
+    assert "2 to 9 languages" in capsys.readouterr().err
+
+
+def test_the_clone_writes_like_the_pivot_but_its_own_texts(tmp_path):
+    """The positive control: the pivot's words and grammar, other documents, sentences and NLI items; parallel
+    probe files identical to the pivot's side."""
+    config = WorldConfig(seed=2, languages=("t0", "t1", "t8"), **TINY)
+    manifest = write_world(tmp_path, config)
+    assert manifest["languages"]["t8"]["name"] == "clone" and manifest["languages"]["t8"]["clone_of"] == "t0"
+    read = lambda path: [json.loads(line) for line in (tmp_path / path).read_text().splitlines()]  # noqa: E731
+    for path in ("mlm/{}/train.jsonl", "ner/{}/train.jsonl", "nli/{}/train.jsonl"):
+        pivot, clone = read(path.format("t0")), read(path.format("t8"))
+        assert pivot != clone
+    vocabulary = {word.lower() for word in build_world(config).languages["t0"].vocabulary()}
+    clone_words = {token.lower() for row in read("ner/t8/train.jsonl") for token in row["tokens"]}
+    assert clone_words <= vocabulary  # every word the clone writes is a pivot word
+    assert read("nli/t1/train.jsonl") != read("nli/t0/train.jsonl")  # sister: same items, other words
+    pairs = read("parallel/t0-t8/test.jsonl")
+    assert all(row["translation"]["t0"] == row["translation"]["t8"] for row in pairs)
+    assert read("parallel_nli/t8/test.jsonl") == read("parallel_nli/t0/test.jsonl")

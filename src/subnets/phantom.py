@@ -31,7 +31,7 @@ def planted_roles(manifest: Mapping[str, Any]) -> dict[str, str]:
     for code, spec in languages.items():
         if code == pivot:
             continue
-        if spec.get("name") == "clone":
+        if spec.get("clone_of") == pivot:
             roles.setdefault("clone", code)
         elif spec.get("related_to") == pivot:
             roles.setdefault("sister", code)

@@ -5,7 +5,7 @@ deterministically from a seed (see DESIGN.md, "The embedded default"):
 
     config     WorldConfig: seed, languages, sizes
     grammar    the shared abstract grammar (entities, verbs, clauses) and its sampler
-    languages  the eight toy languages (t0..t7): typology, scripts, vocabularies, realisation
+    languages  the nine toy languages (t0..t8, t8 the pivot's clone): typology, scripts, vocabularies, realisation
     semantics  NLI labels computed from abstract sentences
     nli        construction of label-balanced NLI items without shallow cues
     corpora    MLM documents, NER sentences, parallel sentences and their hub-schema rows

@@ -1,6 +1,6 @@
 """The toy languages: typology, scripts, generated vocabularies, and the realiser of abstract sentences.
 
-Codes are ``t0`` .. ``t7`` (digits, so they can never be mistaken for ISO 639 codes):
+Codes are ``t0`` .. ``t8`` (digits, so they can never be mistaken for ISO 639 codes):
 
 ====  ==============  ========  =====  ====  =========  ========  =======  =============================
 code  name            script    order  adp.  adjective  negation  capital  notes
@@ -13,24 +13,28 @@ t4    lowres          latin     SVO    pre   after      prefix    yes      low-r
 t5    eastern-sister  cyrillic  SVO    pre   after      word      yes      related to t3: 60% shared words
 t6    southern        armenian  SOV    post  before     word      yes
 t7    western         georgian  VSO    pre   after      word      no     articles
+t8    clone           latin     SVO    pre   before     word      yes      the pivot's words and grammar
 ====  ==============  ========  =====  ====  =========  ========  =======  =============================
 
 Every language draws its own pseudo-words from its own syllable inventory, and words are unique across all
-eight languages except the lemmas a related language shares with its relative (identical forms, as for
-cognates). Names come from the shared entity pool and are transliterated into each script, so NER can partly
-transfer. Vocabularies of all eight languages are always built, so selecting fewer languages changes nothing
-in the others.
+languages except the lemmas a related language shares with its relative (identical forms, as for cognates).
+Names come from the shared entity pool and are transliterated into each script, so NER can partly transfer.
+The clone ``t8`` is the phantom's positive control: the pivot itself (every form, the same grammar) with its
+own texts, so that whatever the pipeline measures between the pivot and its clone is what it measures between
+two samples of one language. Vocabularies of all languages are always built, in code order, so selecting fewer
+languages changes nothing in the others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
 from subnets.toy.grammar import Clause, Entity, Lexicon, Sentence, verb_lemma
 
 PIVOT = "t0"
-LANGUAGE_CODES = ("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7")
+LANGUAGE_CODES = ("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8")
 
 NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 _BEGIN = {"PER": 1, "ORG": 3, "LOC": 5}
@@ -71,6 +75,7 @@ class Profile:
     related_to: str | None = None
     shared_share: float = 0.0
     low_resource: bool = False
+    clone_of: str | None = None  # a clone writes exactly as this language does
 
     def properties(self) -> dict:
         """The manifest entry: everything but the inventories."""
@@ -87,6 +92,7 @@ class Profile:
             "related_to": self.related_to,
             "shared_share": self.shared_share,
             "low_resource": self.low_resource,
+            "clone_of": self.clone_of,
             "pivot": self.code == PIVOT,
         }
 
@@ -162,6 +168,8 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
+# The clone: the pivot's typology and (in build_vocabularies) its every word form, under its own code and name.
+PROFILES["t8"] = dataclasses.replace(PROFILES[PIVOT], code="t8", name="clone", clone_of=PIVOT)
 # fmt: on
 
 
@@ -185,11 +193,11 @@ def _pseudo_word(rng: random.Random, inventory: Inventory, syllables: int) -> st
 
 
 def build_vocabularies(rng: random.Random, lexicon: Lexicon) -> dict[str, dict[str, str]]:
-    """Surface forms of every lemma in all eight languages: ``{code: {lemma: form}}``.
+    """Surface forms of every lemma in every language: ``{code: {lemma: form}}``.
 
     Content words have 2 or 3 syllables, function words and the negation affix 1 or 2; a form is never reused
     by another language (nor by a name), except that a related language takes its relative's form for a fixed
-    ``shared_share`` of the content lemmas.
+    ``shared_share`` of the content lemmas, and a clone takes all of its original's forms (drawing nothing).
     """
     names = {name for entity in lexicon.entities.values() for name in entity.names}
     used = {render_name(profile, name).lower() for profile in PROFILES.values() for name in names}
@@ -197,6 +205,9 @@ def build_vocabularies(rng: random.Random, lexicon: Lexicon) -> dict[str, dict[s
     vocabularies: dict[str, dict[str, str]] = {}
     for code in LANGUAGE_CODES:
         profile = PROFILES[code]
+        if profile.clone_of is not None:
+            vocabularies[code] = dict(vocabularies[profile.clone_of])
+            continue
         forms: dict[str, str] = {}
         if profile.related_to is not None:
             relative = vocabularies[profile.related_to]
@@ -310,7 +321,7 @@ def detokenize(tokens: list[str]) -> str:
 
 
 def build_languages(rng: random.Random, lexicon: Lexicon) -> dict[str, Language]:
-    """All eight languages (vocabularies are built jointly so that forms never collide)."""
+    """All languages (vocabularies are built jointly so that forms never collide)."""
     vocabularies = build_vocabularies(rng, lexicon)
     return {code: Language(PROFILES[code], vocabularies[code], lexicon) for code in LANGUAGE_CODES}
 

@@ -9,8 +9,10 @@ Layout written by :func:`write_world` (``L`` = each language, ``t0`` the pivot):
     parallel/t0-L/test.jsonl          id, translation {t0, L}            (wmt14 schema), for L != t0
     parallel_nli/L/test.jsonl         id, premise, hypothesis, label     (same items in every language)
 
-As in XNLI, the NLI splits hold the same abstract items in every language; NER sentences and MLM documents are
-drawn per language (as WikiAnn and Wikipedia differ per language). Every sample comes from its own named random
+As in XNLI, the NLI splits hold the same abstract items in every language, except the pivot's clone, which draws
+its own (else its NLI data would be the pivot's, word for word); NER sentences and MLM documents are drawn per
+language (as WikiAnn and Wikipedia differ per language). The probes' parallel files are parallel in every
+language, the clone's included. Every sample comes from its own named random
 stream, so the data of one language does not depend on which other languages are selected, and evaluation
 splits do not depend on the size of the training split.
 """
@@ -82,12 +84,19 @@ class World:
 
     @functools.cached_property
     def nli_items(self) -> dict[str, list[NLIItem]]:
-        """Label-balanced ``test``, ``validation`` and ``train`` items, shared by all languages."""
+        """Label-balanced ``test``, ``validation`` and ``train`` items, shared by all languages but a clone."""
+        return self._nli_items(stream(self.config.seed, "nli"))
+
+    def nli_items_of(self, code: str) -> dict[str, list[NLIItem]]:
+        """The NLI items ``code`` writes: the shared ones, or a clone's own."""
+        if self.languages[code].profile.clone_of is None:
+            return self.nli_items
+        return self._nli_items(stream(self.config.seed, "nli", code))
+
+    def _nli_items(self, rng) -> dict[str, list[NLIItem]]:
         config = self.config
         sizes = {"test": config.nli_test, "validation": config.nli_validation, "train": config.nli_train}
-        return balanced_items(
-            self.lexicon, stream(config.seed, "nli"), sizes, negated_hypotheses=config.nli_negated_hypotheses
-        )
+        return balanced_items(self.lexicon, rng, sizes, negated_hypotheses=config.nli_negated_hypotheses)
 
     @functools.cached_property
     def parallel_nli_items(self) -> list[NLIItem]:
@@ -131,7 +140,7 @@ def _rows(world: World) -> dict[str, list[dict]]:
             ]
         for split, sentences in world.ner_sentences(code).items():
             files[f"ner/{code}/{split}.jsonl"] = [ner_row(language, s) for s in sentences]
-        for split, items in world.nli_items.items():
+        for split, items in world.nli_items_of(code).items():
             files[f"nli/{code}/{split}.jsonl"] = [nli_row(language, item) for item in items]
         files[f"parallel_nli/{code}/test.jsonl"] = [
             nli_row(language, item, with_id=True) for item in world.parallel_nli_items
