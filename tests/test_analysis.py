@@ -156,11 +156,11 @@ def test_transfer_matrix_and_success():
 
 
 def test_to_markdown_and_write_table(tmp_path):
-    frame = pd.DataFrame({"x": ["a", "b"], "v": [1.23456, math.nan], "ok": [True, False]})
+    frame = pd.DataFrame({"x": ["a", "b"], "v": [1.23456, math.nan], "ok": [True, None]})
     text = analysis.to_markdown(frame)
     lines = text.strip().splitlines()
     assert lines[0] == "| x | v | ok |" and lines[1] == "|---|---|---|"
-    assert lines[2] == "| a | 1.235 | yes |" and lines[3] == "| b |  | no |"
+    assert lines[2] == "| a | 1.235 | yes |" and lines[3] == "| b |  |  |"  # undefined (None, NaN): blank
     analysis.write_table(frame, tmp_path / "t.csv", tmp_path / "t.md", title="# T")
     assert pd.read_csv(tmp_path / "t.csv").shape == (2, 3)
     assert (tmp_path / "t.md").read_text().startswith("# T\n\n| x |")

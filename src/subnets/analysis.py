@@ -416,7 +416,7 @@ def cca_summary(table: pd.DataFrame, measure: str = "svcca") -> pd.DataFrame:
 
 
 def _format(value: Any, floatfmt: str) -> str:
-    if value is pd.NA:
+    if value is None or value is pd.NA:
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
