@@ -131,3 +131,23 @@ def test_a_mask_found_on_another_theta0_is_refused_before_training(tiny_bert_dir
             str(tiny_bert_dir), task, tokenizer, data, _config(), mask,
             mask_metadata={"theta0_fingerprint": "0" * 16}, mask_path="round.safetensors", progress=False,
         )  # fmt: skip
+
+
+def test_head_seed_gives_every_seed_one_theta0_and_keeps_their_data_orders(tiny_bert_dir, ner_data):
+    """With head_seed, runs of different seeds start from one theta0 (one head) but still differ by their
+    batches and dropout: other curves and masks, the same fingerprint; the random control is drawn on it too."""
+    from subnets.methods import random_subnetwork
+
+    task, tokenizer, data = ner_data
+    assert _config(seed=3).theta0_seed == 3 and _config(seed=3, head_seed=0).theta0_seed == 0
+    runs = [run_imp_round(str(tiny_bert_dir), task, tokenizer, data, _config(seed=s, head_seed=7), None,
+                          progress=False) for s in (0, 1)]  # fmt: skip
+    assert runs[0].metrics["theta0_fingerprint"] == runs[1].metrics["theta0_fingerprint"]
+    assert runs[0].metrics["eval_curve"] != runs[1].metrics["eval_curve"]
+    assert not all(torch.equal(runs[0].next_mask[n], runs[1].next_mask[n]) for n in runs[0].next_mask)
+    paper = run_imp_round(str(tiny_bert_dir), task, tokenizer, data, _config(seed=0), None, progress=False)
+    assert paper.metrics["theta0_fingerprint"] != runs[0].metrics["theta0_fingerprint"]
+    _, provenance = random_subnetwork(str(tiny_bert_dir), task, seed=1, theta0_seed=7, sparsity=40)
+    assert provenance.theta0_fingerprint == runs[0].metrics["theta0_fingerprint"]
+    with pytest.raises(ValueError, match="head_seed"):
+        TrainingConfig(head_seed=-1)

@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -199,22 +200,28 @@ def test_micro_tables(micro_run):
     layers = 3  # embeddings and 2 encoder layers
     subnetworks = 1 + len(TASKS) * len(LANGS) * len(TRANSFER_SEEDS)  # dense and every ticket at 40%
     assert retrieval["subnetwork"].nunique() == subnetworks
-    assert len(retrieval) == subnetworks * 2 * layers * 2  # both directions, every layer, accuracy@1 and @5
+    assert len(retrieval) == subnetworks * 2 * 2 * layers * 2  # two pairs, both directions, every layer, @1 and @5
     assert retrieval["accuracy"].between(0, 100).all()
     assert (retrieval[retrieval["topk"] == 5]["accuracy"].values >= retrieval[retrieval["topk"] == 1]["accuracy"].values).all()
     cca = pd.read_csv(tables / "cca.csv")
     assert sorted(cca["subnetwork"].unique()) == ["dense", "nli/t0/seed0-sparsity40"]
-    assert len(cca) == 2 * layers
+    assert len(cca) == 2 * 2 * layers  # two languages
     # Layer 0's [CLS] vector is one embedding for every sentence: CCA is undefined there (NaN), not 0.
     assert cca[cca["layer"] == 0][["svcca", "pwcca"]].isna().all().all()
     assert cca[cca["layer"] > 0][["svcca", "pwcca"]].stack().between(0, 1 + 1e-9).all()
+    # Positive controls that hold for any model: the clone t8 writes the pivot's parallel sentences word for
+    # word, so its representations are the pivot's: CCA 1 at every layer, and the gold among the k = 5 candidates.
+    clone = cca[(cca["language"] == "t8") & (cca["layer"] > 0)]
+    assert len(clone) == 2 * (layers - 1) and np.allclose(clone[["svcca", "pwcca"]].to_numpy(), 1.0, atol=1e-6)
+    to_clone = retrieval[(retrieval["tgt"] == "t8") & (retrieval["topk"] == 5)]
+    assert len(to_clone) == subnetworks * layers and (to_clone["accuracy"] == 100).all()
     comparison = pd.read_csv(tables / "paper_comparison.csv")
     assert comparison.empty  # the toy world's languages are not the paper's
     assert list(comparison.columns) == ["table", "task", "row", "column", "metric", "ours", "paper", "difference", "source"]
 
     phantom = pd.read_csv(tables / "phantom.csv")
     assert list(phantom.columns) == ["planted", "measurement", "task", "expected", "observed", "recovered"]
-    assert phantom["planted"].iloc[0] == "roles: pivot t0, sister t1"  # the micro world: two languages
+    assert phantom["planted"].iloc[0] == "roles: pivot t0, sister t1, clone t8"  # the micro world's roles
     assert set(phantom["task"].dropna()) == set(TASKS)
     assert (phantom["planted"] == "random masks carry no language (negative control)").sum() == len(TASKS)
 

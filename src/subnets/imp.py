@@ -61,7 +61,7 @@ def train_subnetwork(
 
     from subnets.theta0 import build_task_model, fingerprint
 
-    model = build_task_model(pretrained, task, seed=config.seed)
+    model = build_task_model(pretrained, task, seed=config.theta0_seed)
     theta0_fingerprint = fingerprint(model)
     family = masks.infer_family(model)
     prunable = masks.prunable_parameters(model, family)
@@ -82,7 +82,7 @@ def train_subnetwork(
 
         del model  # each process builds its own theta0
         trainer, result = None, train_data_parallel(
-            partial(build_task_model, pretrained, task, seed=config.seed), task, tokenizer, data["train"],
+            partial(build_task_model, pretrained, task, seed=config.theta0_seed), task, tokenizer, data["train"],
             data["validation"], config, mask, processes=processes, **options,
         )  # fmt: skip
     else:

@@ -76,6 +76,11 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     adam_epsilon: float = 1e-8
     seed: int = 0
+    # theta0's new task head is drawn from ``seed`` (the paper: each seed its own head), or from ``head_seed`` in
+    # every run, so that runs of different seeds differ by data order and dropout alone. The toy studies need
+    # it: there the random head, not the language, decides most of a ticket (BENCHMARKS.md, "The calibrated
+    # phantom").
+    head_seed: int | None = None
 
     def __post_init__(self):
         checks = {
@@ -89,6 +94,7 @@ class TrainingConfig:
             "weight_decay": self.weight_decay >= 0,
             "max_grad_norm": self.max_grad_norm > 0,
             "adam_epsilon": self.adam_epsilon > 0,
+            "head_seed": self.head_seed is None or (isinstance(self.head_seed, int) and self.head_seed >= 0),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -105,6 +111,11 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def theta0_seed(self) -> int:
+        """The seed theta0's task head is drawn from."""
+        return self.seed if self.head_seed is None else self.head_seed
 
 
 @dataclass

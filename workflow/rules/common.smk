@@ -281,9 +281,15 @@ def training_params(wildcards):
     return dict(STUDY.tasks[wildcards.task].training)
 
 
+def theta0_params(wildcards):
+    """What theta0 depends on besides the seed: the task's head_seed, when it sets one."""
+    return {k: v for k, v in training_params(wildcards).items() if k == "head_seed"}
+
+
 def method_training_params(wildcards):
     """Only the methods that train (LT-SFT, one-shot, early-bird) rerun when the training settings change."""
-    return training_params(wildcards) if STUDY.method_trains(wildcards.method) else {}
+    trains = STUDY.method_trains(wildcards.method)
+    return training_params(wildcards) if trains else theta0_params(wildcards)
 
 
 def task_options(wildcards):

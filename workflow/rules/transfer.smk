@@ -18,6 +18,7 @@ rule random_mask:
         runtime=10,
     params:
         options=task_options,
+        training=theta0_params,
     script:
         "../scripts/random_mask.py"
 
