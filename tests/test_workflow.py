@@ -376,8 +376,8 @@ def test_demo_plans_toy_chain(tmp_path):
     stats = job_stats(result.stdout)
     assert stats["toy_world"] == stats["toy_tokenizer"] == stats["pretrain_toy_model"] == 1
     assert "prepare_model" not in stats
-    assert stats["prepare_data"] == 9  # three languages per task
-    assert stats["probe"] == 1 + 9 + 2  # retrieval: dense and every ticket; CCA: dense and one NLI ticket
+    assert stats["prepare_data"] == 3 + 4 + 4  # MLM three languages, NER and NLI four (the clone, the low-resource)
+    assert stats["probe"] == 1 + 11 + 2  # retrieval: dense and every ticket; CCA: dense and one NLI ticket
 
 
 # ------------------------------------------------------------------------------------------ config errors
