@@ -1,0 +1,62 @@
+"""The phantom's controls on a finished demo run: what must hold of the demo's tables for a correct pipeline.
+
+Reads ``$SUBNETS_DEMO_RESULTS`` (default: ``results/demo`` of the repository), so after the README's demo command
+``python -m pytest tests/test_demo_phantom.py`` checks it; skipped when there are no demo tables (CI runs no
+demo; the micro study's controls are asserted in tests/test_workflow.py). The controls:
+
+- negative: every ticket beats the random sub-network of its task, seed and sparsity;
+- positive: the clone writes the pivot's parallel sentences word for word, so its representations are the
+  pivot's: SVCCA and PWCCA 1 at every layer where CCA is defined, the gold sentence among the k nearest
+  candidates at every layer; and the clone's tickets overlap the pivot's as the pivot's own tickets of two seeds do.
+
+The other rows of the phantom table (sister above distant, the same-language bound above every pair, the
+low-resource finding) are findings, not controls: the table reports them, recovered or not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(os.environ.get("SUBNETS_DEMO_RESULTS", REPO / "results" / "demo"))
+TABLES = RESULTS / "tables"
+
+pytestmark = pytest.mark.skipif(
+    not (TABLES / "phantom.csv").is_file(), reason=f"no demo run at {RESULTS} (set SUBNETS_DEMO_RESULTS)"
+)
+
+
+def _phantom() -> pd.DataFrame:
+    return pd.read_csv(TABLES / "phantom.csv", keep_default_na=False)
+
+
+def test_every_ticket_beats_its_random_subnetwork():
+    rows = _phantom()
+    negative = rows[rows["planted"] == "random masks carry no language (negative control)"]
+    assert len(negative) and (negative["recovered"].astype(str) == "True").all(), negative.to_string()
+
+
+def test_the_clone_is_the_pivot_to_the_probes():
+    roles = _phantom()["planted"].iloc[0]
+    if "clone" not in roles:
+        pytest.skip(f"the demo world has no clone ({roles})")
+    clone = roles.split("clone ")[1].split(",")[0]
+    cca = pd.read_csv(TABLES / "cca.csv")
+    defined = cca[(cca["language"] == clone)].dropna(subset=["svcca"])
+    assert len(defined) and np.allclose(defined[["svcca", "pwcca"]].to_numpy(), 1.0, atol=1e-6)
+    retrieval = pd.read_csv(TABLES / "retrieval.csv")
+    widest = retrieval[(retrieval["tgt"] == clone) & (retrieval["topk"] == retrieval["topk"].max())]
+    assert len(widest) and (widest["accuracy"] == 100).all()
+
+
+def test_the_clone_overlaps_the_pivot_as_the_pivot_overlaps_itself():
+    rows = _phantom()
+    clone = rows[rows["planted"].str.startswith("the clone ")]
+    if clone.empty:
+        pytest.skip("no task of the demo has the clone")
+    assert (clone["recovered"].astype(str) == "True").all(), clone.to_string()
