@@ -59,14 +59,17 @@ def default_lock_dir() -> Path:
 
 
 class UnsafeLockDir(RuntimeError):
-    """The GPU lock directory (or a lock file in it) could be controlled by someone else; the message says how."""
+    """A private directory (GPU locks, warm start) or a lock file in it could be controlled by someone else; the
+    message says how."""
 
 
-def prepare_lock_dir(lock_dir: str | Path) -> Path:
+def prepare_lock_dir(lock_dir: str | Path, *, what: str = "GPU lock directory", env: str = LOCK_DIR_ENV) -> Path:
     """Create ``lock_dir`` (mode 0700) if missing and check that only this user controls it.
 
     Raises :class:`UnsafeLockDir` when it is a symbolic link, not a directory, owned by another user, or
     writable by group or others: in a shared /tmp, another user could have made it to plant links in it.
+    ``what`` names the directory in the message and ``env`` the variable that chooses another one (the warm-start
+    directory of :mod:`subnets.warm` is checked the same way).
     """
     lock_dir = Path(lock_dir)
     lock_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -75,19 +78,19 @@ def prepare_lock_dir(lock_dir: str | Path) -> Path:
     except FileExistsError:
         pass
     info = os.lstat(lock_dir)
-    fix = f"remove it, or set {LOCK_DIR_ENV} to a directory of your own"
+    fix = f"remove it, or set {env} to a directory of your own"
     if stat.S_ISLNK(info.st_mode):
-        raise UnsafeLockDir(f"GPU lock directory {lock_dir} is a symbolic link (to {os.readlink(lock_dir)}); {fix}")
+        raise UnsafeLockDir(f"{what} {lock_dir} is a symbolic link (to {os.readlink(lock_dir)}); {fix}")
     if not stat.S_ISDIR(info.st_mode):
-        raise UnsafeLockDir(f"GPU lock directory {lock_dir} exists and is not a directory; {fix}")
+        raise UnsafeLockDir(f"{what} {lock_dir} exists and is not a directory; {fix}")
     if info.st_uid != os.geteuid():
         raise UnsafeLockDir(
-            f"GPU lock directory {lock_dir} is owned by user id {info.st_uid}, not by this user ({os.geteuid()}); {fix}"
+            f"{what} {lock_dir} is owned by user id {info.st_uid}, not by this user ({os.geteuid()}); {fix}"
         )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise UnsafeLockDir(
-            f"GPU lock directory {lock_dir} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
-            f"run chmod go-w {lock_dir}, or set {LOCK_DIR_ENV} to a directory of your own"
+            f"{what} {lock_dir} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run chmod go-w {lock_dir}, or set {env} to a directory of your own"
         )
     return lock_dir
 
@@ -97,18 +100,18 @@ def lock_file_name(device: str) -> str:
     return "gpu-" + re.sub(r"[^A-Za-z0-9_.-]", "_", device) + ".lock"  # no "/": always a name in the directory
 
 
-def _open_lock(path: Path) -> int:
-    """Open (creating, mode 0600) a device's lock file: never through a link, never truncating it."""
+def open_lock_file(path: Path) -> int:
+    """Open (creating, mode 0600) a lock file in a checked directory: never through a link, never truncating it."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise UnsafeLockDir(f"GPU lock file {path} is a symbolic link; remove it") from None
+            raise UnsafeLockDir(f"lock file {path} is a symbolic link; remove it") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnsafeLockDir(f"GPU lock file {path} is not a regular file; remove it")
+        raise UnsafeLockDir(f"lock file {path} is not a regular file; remove it")
     return fd
 
 
@@ -137,7 +140,7 @@ def _try_claim(devices: list[str], count: int, lock_dir: Path) -> GpuClaim | Non
     claim = GpuClaim([])
     for device in devices:
         try:
-            fd = _open_lock(lock_dir / lock_file_name(device))
+            fd = open_lock_file(lock_dir / lock_file_name(device))
         except BaseException:
             claim.release()
             raise

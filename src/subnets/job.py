@@ -1,7 +1,10 @@
 """What every workflow script does first, in one place.
 
-``job = start(snakemake)`` sends stderr to the job's log, removes temporaries that a killed earlier attempt left
-beside the job's outputs, and (``gpus=True``, before torch is imported: CUDA reads CUDA_VISIBLE_DEVICES once)
+``job = start(snakemake)`` first hands the job to the warm-start server (:mod:`subnets.warm`: the script then
+runs in a process forked from one that has torch and transformers imported, and this process only waits for it
+and exits with its status); where warm start is off or fails, the job runs here, cold. Then it sends stderr to
+the job's log (which says which of the two it was), removes temporaries that a killed earlier attempt left
+beside the job's outputs, and (``gpus=True``, before CUDA is initialised: CUDA reads CUDA_VISIBLE_DEVICES once)
 claims the job's GPUs. Training scripts then take the task adapter, tokenizer, prepared data and training
 config from ``job``; each is built on first use, so a script pays only for what it reads. No Snakemake import:
 ``snakemake`` is the object Snakemake injects into scripts.
@@ -17,12 +20,14 @@ from typing import Any
 
 
 class Job:
-    def __init__(self, smk, gpus: bool = False):
+    def __init__(self, smk, gpus: bool = False, note: str = ""):
         from subnets.io import clean_stale_temporaries
 
         self.smk = smk
         self.started = time.time()
         sys.stderr = open(smk.log[0], "w", buffering=1)  # noqa: SIM115 (the log stays open for the job's life)
+        if note:
+            self.log(note)
         clean_stale_temporaries([str(path) for path in smk.output])
         self.processes = 1
         if gpus:
@@ -111,5 +116,13 @@ class Job:
 
 
 def start(smk, gpus: bool = False) -> Job:
-    """The preamble of a workflow script; see :class:`Job`."""
-    return Job(smk, gpus=gpus)
+    """The preamble of a workflow script; see :class:`Job`. Call it at the top of the script."""
+    import os
+
+    from subnets import warm
+
+    if warm.IN_CHILD:
+        note = f"warm start: process {os.getpid()}, forked from the warm-start server {os.getppid()}"
+    else:  # returns only when the job is to run in this process
+        note = f"warm start not used ({warm.run_job(smk, sys._getframe(1).f_globals)}): the job runs cold"
+    return Job(smk, gpus=gpus, note=note)
