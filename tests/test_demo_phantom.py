@@ -64,7 +64,8 @@ def test_the_clone_is_closer_to_the_pivot_than_any_other_language():
         pytest.skip(f"the demo world has no clone ({roles})")
     clone, pivot = roles.split("clone ")[1].split(",")[0], roles.split("pivot ")[1].split(",")[0]
     checked = 0
-    for path in sorted(p for p in TABLES.glob("*/overlap_sparsity*.csv") if re.fullmatch(r"overlap_sparsity\d+\.csv", p.name)):
+    tables = [path for path in TABLES.glob("*/overlap_sparsity*.csv") if re.fullmatch(r"overlap_sparsity\d+\.csv", path.name)]
+    for path in sorted(tables):
         overlap = pd.read_csv(path)
         whole = overlap[(overlap["layer"].astype(str) == "all") & (overlap["kind"] == "cross_language")]
         pairs = {frozenset((a, b)): j for a, b, j in zip(whole["lang_a"], whole["lang_b"], whole["jaccard"])}
