@@ -64,7 +64,8 @@ def test_the_clone_is_closer_to_the_pivot_than_any_other_language():
         pytest.skip(f"the demo world has no clone ({roles})")
     clone, pivot = roles.split("clone ")[1].split(",")[0], roles.split("pivot ")[1].split(",")[0]
     checked = 0
-    tables = [path for path in TABLES.glob("*/overlap_sparsity*.csv") if re.fullmatch(r"overlap_sparsity\d+\.csv", path.name)]
+    named = re.compile(r"overlap_sparsity\d+\.csv")  # not the _by_layer tables
+    tables = [path for path in TABLES.glob("*/overlap_sparsity*.csv") if named.fullmatch(path.name)]
     for path in sorted(tables):
         overlap = pd.read_csv(path)
         whole = overlap[(overlap["layer"].astype(str) == "all") & (overlap["kind"] == "cross_language")]
