@@ -281,19 +281,6 @@ def test_last_token_states_with_left_or_right_padding():
 # ---------------------------------------------------------------------------------------------- configs
 
 
-@pytest.mark.parametrize("family", ["xlmr", "decoder"])
-def test_a_toy_model_is_refused_for_families_that_have_none(family):
-    pytest.importorskip("snakemake.utils")
-    from subnets.study import ConfigError, Study
-    from snakemake.utils import validate
-
-    config = yaml.safe_load((REPO / "config" / "micro.yaml").read_text())
-    config["model"]["family"] = family
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    with pytest.raises(ConfigError, match=r"model\.source.*no toy model for model\.family " + family):
-        Study.from_config(config)
-
-
 @pytest.mark.parametrize("name, family", [("xlmr", "xlmr"), ("decoder", "decoder")])
 def test_the_paper_scale_configs_build_a_study(name, family):
     pytest.importorskip("snakemake.utils")

@@ -1,5 +1,6 @@
 # theta0's source: a snapshot of a pre-trained model (hub id or local directory), or, for the demo, the toy
-# chain: world -> WordPiece tokenizer -> tiny BERT pre-trained with MLM (or tiny mT5, with span corruption).
+# chain: world -> WordPiece tokenizer -> the tiny model of model.family: BERT or XLM-R pre-trained with MLM, a
+# Llama with causal LM, an mT5 with span corruption.
 
 
 rule toy_world:

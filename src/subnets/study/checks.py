@@ -149,10 +149,6 @@ def _check_languages(study: Study, task: str) -> None:
                     )
 
 
-# The model families with a toy model (model.source: toy); xlmr and decoder have none yet.
-TOY_MODEL_FAMILIES = ("bert", "t5")
-
-
 def _check_model(study: Study) -> None:
     """What an encoder-decoder study can run, the toy model's keys for the family, and a local source's presence."""
     targets = study.targets
@@ -163,19 +159,17 @@ def _check_model(study: Study) -> None:
                 f"targets.{probes[0]}",
                 "the zero-shot probes read encoder layers of BERT models; switch them off for model.family t5",
             )
-    if study.use_toy_model and study.family not in TOY_MODEL_FAMILIES:
-        raise ConfigError(
-            "model.source",
-            f"'toy' has no toy model for model.family {study.family} yet (toy models: "
-            f"{', '.join(TOY_MODEL_FAMILIES)}); give a pre-trained model (a hub id or a local directory)",
-        )
     if study.use_toy_model:
-        from subnets.toy.pretrain import ToyModelConfig
-        from subnets.toy.pretrain_t5 import ToyT5Config
+        from subnets.toy.pretrain import TOY_MODEL_FAMILIES, toy_model_config_class
 
-        toy_config = ToyT5Config if study.family == "t5" else ToyModelConfig
+        if study.family not in TOY_MODEL_FAMILIES:
+            raise ConfigError(
+                "model.source",
+                f"'toy' has no toy model for model.family {study.family} (toy models: "
+                f"{', '.join(TOY_MODEL_FAMILIES)}); give a pre-trained model (a hub id or a local directory)",
+            )
         try:
-            toy_config.from_dict(study.toy["model"])
+            toy_model_config_class(study.family).from_dict(study.toy["model"])
         except (TypeError, ValueError) as err:
             raise ConfigError(f"toy.model (model.family {study.family})", err) from None
     else:

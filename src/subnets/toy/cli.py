@@ -1,9 +1,9 @@
-"""``subnets-toy``: write the toy world, train its tokenizer and pre-train its tiny BERT (or mT5) from the command
-line.
+"""``subnets-toy``: write the toy world, train its tokenizer and pre-train its tiny model (BERT, XLM-R, Llama or
+mT5) from the command line.
 
     subnets-toy world --out DIR [--seed N] [--languages N | --languages t0,t2,t4] [--nli-train N ...]
     subnets-toy tokenizer --world DIR --out DIR [--vocab-size N]
-    subnets-toy pretrain --world DIR --tokenizer DIR --out DIR [--config JSON] [--family bert|t5]
+    subnets-toy pretrain --world DIR --tokenizer DIR --out DIR [--config JSON] [--family bert|xlmr|decoder|t5]
 
 Progress goes to stderr; outputs appear atomically (complete under their final name, or not at all).
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from subnets.io import atomic_path
 from subnets.toy.config import WorldConfig
+from subnets.toy.pretrain import TOY_MODEL_FAMILIES
 from subnets.toy.tokenizer import DEFAULT_VOCAB_SIZE, train_tokenizer, world_texts
 from subnets.toy.world import write_world
 
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     tokenizer.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
     tokenizer.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE)
 
-    pretrain = commands.add_parser("pretrain", help="pre-train the tiny BERT (or mT5) on a world's MLM text")
+    pretrain = commands.add_parser("pretrain", help="pre-train the tiny model of a family on a world's MLM text")
     pretrain.add_argument("--world", type=Path, required=True, help="directory written by `subnets-toy world`")
     pretrain.add_argument("--tokenizer", type=Path, required=True, help="directory of `subnets-toy tokenizer`")
     pretrain.add_argument("--out", type=Path, required=True, help="output directory (replaced as a whole)")
@@ -71,9 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument(
         "--family",
-        choices=("bert", "t5"),
+        choices=TOY_MODEL_FAMILIES,
         default="bert",
-        help="bert: MLM (ToyModelConfig keys); t5: an mT5 with span corruption (ToyT5Config keys)",
+        help="bert, xlmr: masked LM; decoder: a Llama with causal LM (ToyModelConfig keys); t5: an mT5 with span "
+        "corruption (ToyT5Config keys)",
     )
     return parser
 
@@ -101,15 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = sum(entry["rows"] for entry in manifest["files"].values())
         _log(f"{len(manifest['files'])} files, {rows} rows in {time.perf_counter() - start:.1f} s")
     elif args.command == "pretrain":
-        from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
-        from subnets.toy.pretrain_t5 import ToyT5Config, pretrain_toy_t5
+        from subnets.toy.pretrain import toy_model_config_class, toy_pretraining
 
-        if args.family == "t5":
-            model_config, pretrain = ToyT5Config, pretrain_toy_t5
-        else:
-            model_config, pretrain = ToyModelConfig, pretrain_toy_bert
+        pretrain = toy_pretraining(args.family)
         try:
-            config = model_config.from_dict(args.config)
+            config = toy_model_config_class(args.family).from_dict(args.config)
         except ValueError as error:
             _parser().error(str(error))
         metrics = pretrain(args.world, args.tokenizer, args.out, config)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -46,9 +46,9 @@ from subnets.toy.pretrain import (
     DEFAULT_PRETRAINING,
     _training_rows,
     pairs_then_documents,
+    pretraining_metrics,
     save_toy_model,
     toy_config_from_dict,
-    unigram_perplexity,
 )
 from subnets.training import TrainingConfig
 
@@ -365,20 +365,7 @@ def pretrain_toy_t5(
         {name: value for name, value in result.peak_state.items() if not name.startswith("match_head.")}
     )
 
-    baseline = unigram_perplexity(rows["blocks"]["input_ids"], rows["validation"]["labels"], len(tokenizer))
-    metrics = {
-        "languages": languages,
-        "model": asdict(config) | {"training": config.training.to_dict()},
-        "parameters": sum(p.numel() for p in checkpoint.parameters()),
-        "train_blocks": len(rows["blocks"]),
-        "train_pairs": len(rows["train"]) - len(rows["blocks"]),
-        "warmup_pairs": len(rows["warmup"]),
-        "validation_blocks": len(rows["validation"]),
-        "perplexity": result.peak_metric,
-        "unigram_perplexity": baseline,
-        "match_accuracy": accuracy,
-        "match_majority": majority,
-        **result.summary(),
-    }
+    metrics = pretraining_metrics(languages, config, checkpoint, rows, result, tokenizer,
+                                  match_accuracy=accuracy, match_majority=majority)  # fmt: skip
     save_toy_model(out_dir, checkpoint, tokenizer, metrics)
     return metrics

@@ -21,6 +21,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -28,12 +29,59 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 DEFAULT_VOCAB_SIZE = 3200
 
 
-def bert_style_fast_tokenizer(backend):
-    """Wrap a WordPiece ``tokenizers.Tokenizer`` (or a bare ``tokenizers.models.WordPiece``) like mBERT's.
+@dataclass(frozen=True)
+class TokenizerStyle:
+    """How a model family's tokenizer marks sequences: its special tokens (at ids 0.. in this order, before the
+    learnt pieces), their roles (``transformers`` keywords: ``pad_token``, ``cls_token``, ...), the templates of
+    one sequence and of a pair (``tokenizers`` TemplateProcessing), and the model inputs."""
 
-    Sets BERT's normalizer (no lowercasing, accents kept), pre-tokenizer, ``[CLS] A [SEP] B [SEP]`` template
-    with segment ids, and WordPiece decoder, and returns a ``PreTrainedTokenizerFast`` with BERT's special
-    tokens and model inputs. The vocabulary must contain :data:`SPECIAL_TOKENS`.
+    specials: tuple[str, ...]
+    roles: dict[str, str]
+    single: str
+    pair: str
+    model_input_names: tuple[str, ...] = ("input_ids", "attention_mask")
+    padding_side: str | None = None  # written to the tokenizer's config when set (transformers' default: right)
+
+    @property
+    def unk_token(self) -> str:
+        return self.roles["unk_token"]
+
+
+# mBERT's: [CLS] A [SEP] B [SEP] with segment ids.
+BERT_STYLE = TokenizerStyle(
+    specials=SPECIAL_TOKENS,
+    roles={"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+           "mask_token": "[MASK]"},  # fmt: skip
+    single="[CLS] $A [SEP]",
+    pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+    model_input_names=("input_ids", "token_type_ids", "attention_mask"),
+)
+# XLM-R's ids and markers: <s> 0, <pad> 1, </s> 2, <unk> 3; <s> A </s></s> B </s>, no segment ids.
+ROBERTA_STYLE = TokenizerStyle(
+    specials=("<s>", "<pad>", "</s>", "<unk>", "<mask>"),
+    roles={"bos_token": "<s>", "cls_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "sep_token": "</s>",
+           "unk_token": "<unk>", "mask_token": "<mask>"},  # fmt: skip
+    single="<s> $A </s>",
+    pair="<s> $A </s> </s> $B </s>",
+)
+# Llama's: <unk> 0, <s> 1, </s> 2, a beginning-of-sequence token before a text and no end; a pad token of its
+# own (Llama has none); a pair ends its first text with </s> and the pair with </s>, so the last token (the one
+# a sequence classifier reads) is the same for every pair.
+LLAMA_STYLE = TokenizerStyle(
+    specials=("<unk>", "<s>", "</s>", "<pad>"),
+    roles={"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"},
+    single="<s> $A",
+    pair="<s> $A </s> $B </s>",
+    padding_side="right",  # as subnets.tasks.decoder pads decoders
+)
+
+
+def styled_fast_tokenizer(backend, style: TokenizerStyle = BERT_STYLE):
+    """Wrap a WordPiece ``tokenizers.Tokenizer`` (or a bare ``tokenizers.models.WordPiece``) in ``style``.
+
+    Sets BERT's normalizer (no lowercasing, accents kept), pre-tokenizer and WordPiece decoder, the style's
+    templates, and returns a ``PreTrainedTokenizerFast`` with the style's special tokens, model inputs and
+    padding side. The vocabulary must contain the style's special tokens.
     """
     from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -41,21 +89,37 @@ def bert_style_fast_tokenizer(backend):
     tokenizer = backend if isinstance(backend, Tokenizer) else Tokenizer(backend)
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    marks = dict.fromkeys(p.split(":")[0] for p in f"{style.single} {style.pair}".split() if not p.startswith("$"))
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[(token, tokenizer.token_to_id(token)) for token in ("[CLS]", "[SEP]")],
+        single=style.single,
+        pair=style.pair,
+        special_tokens=[(token, tokenizer.token_to_id(token)) for token in marks],
     )
     tokenizer.decoder = decoders.WordPiece(prefix="##")
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        model_input_names=list(style.model_input_names),
+        **({"padding_side": style.padding_side} if style.padding_side else {}),
+        **style.roles,
     )
+
+
+def bert_style_fast_tokenizer(backend):
+    """:func:`styled_fast_tokenizer` in mBERT's style: ``[CLS] A [SEP] B [SEP]`` with segment ids."""
+    return styled_fast_tokenizer(backend, BERT_STYLE)
+
+
+def restyled_tokenizer(tokenizer_dir: str | os.PathLike, style: TokenizerStyle, extra_words: Iterable[str] = ()):
+    """The toy tokenizer saved in ``tokenizer_dir`` (BERT style) in another family's ``style``: the same learnt
+    pieces in the same order, after the style's special tokens instead of :data:`SPECIAL_TOKENS`, and
+    ``extra_words`` the vocabulary lacks appended as whole words (e.g. the words of a task's prompt)."""
+    from tokenizers import Tokenizer, models
+
+    learnt = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json")).get_vocab()
+    pieces = [piece for piece, _ in sorted(learnt.items(), key=lambda item: item[1]) if piece not in SPECIAL_TOKENS]
+    vocab = list(dict.fromkeys([*style.specials, *pieces, *extra_words]))
+    model = models.WordPiece({token: i for i, token in enumerate(vocab)}, unk_token=style.unk_token)
+    return styled_fast_tokenizer(model, style)
 
 
 def world_texts(world_dir: str | os.PathLike) -> list[Path]:
