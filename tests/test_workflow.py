@@ -380,6 +380,27 @@ def test_demo_plans_toy_chain(tmp_path):
     assert stats["probe"] == 1 + 11 + 2  # retrieval: dense and every ticket; CCA: dense and one NLI ticket
 
 
+@pytest.mark.parametrize("name, family", [("demo_xlmr", "xlmr"), ("demo_decoder", "decoder")])
+def test_family_demos_plan_their_toy_chain(tmp_path, name, family):
+    """The XLM-R and decoder demos pre-train their family's toy model and run the tasks and probes they name."""
+    configfile = REPO / "config" / f"{name}.yaml"
+    config = yaml.safe_load(configfile.read_text())
+    assert config["model"]["family"] == family and config["model"]["source"] == "toy"
+    result = snakemake(tmp_path, configfile, "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stdout[-4000:]
+    stats = job_stats(result.stdout)
+    assert stats["toy_world"] == stats["toy_tokenizer"] == stats["pretrain_toy_model"] == 1
+    assert "prepare_model" not in stats and "paper_comparison" not in stats
+    tasks = {task: spec for task, spec in config["tasks"].items() if spec.get("enabled", True)}
+    pairs = sum(len(spec["languages"]) for spec in tasks.values())
+    assert stats["prepare_data"] == pairs
+    levels = config["imp"]["max_sparsity"] // config["imp"]["prune_percent"] + 1
+    assert stats["imp_round"] >= pairs * len(config["seeds"]) * levels  # and the multilingual mixtures' chains
+    on = config["targets"]
+    probes = (1 + pairs) * on["retrieval"] + (1 + len(config["probes"]["cca"]["tickets"])) * on["cca"]
+    assert stats.get("probe", 0) == probes  # retrieval: dense and every ticket; CCA: dense and its tickets
+
+
 # ------------------------------------------------------------------------------------------ config errors
 
 
