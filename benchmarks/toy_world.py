@@ -1,5 +1,6 @@
-"""Time the demo world's preparation: world generation, tokenizer, tiny-BERT pre-training (issue target: <= 5 min
-on 2 CPU cores), and report how much the model learned (held-out MLM perplexity against the unigram baseline).
+"""Time the demo world's preparation: world generation, tokenizer, pre-training of the toy model of the config's
+model.family (the tiny BERT by default; issue target: <= 5 min on 2 CPU cores), and report how much the model
+learned (held-out perplexity of its LM objective against the unigram baseline).
 
     python benchmarks/toy_world.py --config config/demo.yaml --threads 2 --out benchmarks/out/toy_world
 
@@ -29,13 +30,14 @@ def main() -> None:
     import torch
 
     from subnets.toy.config import WorldConfig
-    from subnets.toy.pretrain import ToyModelConfig, pretrain_toy_bert
+    from subnets.toy.pretrain import toy_model_config_class, toy_pretraining
     from subnets.toy.tokenizer import train_tokenizer, world_texts
     from subnets.toy.world import write_world
 
     imports = time.perf_counter() - started
     torch.set_num_threads(args.threads)
-    toy = yaml.safe_load(Path(args.config).read_text())["toy"]
+    config = yaml.safe_load(Path(args.config).read_text())
+    toy, family = config["toy"], config.get("model", {}).get("family", "bert")
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     world_spec = dict(toy["world"])
@@ -51,12 +53,13 @@ def main() -> None:
     train_tokenizer(world_texts(out / "world"), out / "tokenizer", **toy.get("tokenizer", {}))
     seconds["tokenizer"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    metrics = pretrain_toy_bert(out / "world", out / "tokenizer", out / "model",
-                                ToyModelConfig.from_dict(toy.get("model", {})), progress=False)
+    model_config = toy_model_config_class(family).from_dict(toy.get("model", {}))
+    metrics = toy_pretraining(family)(out / "world", out / "tokenizer", out / "model", model_config, progress=False)
     seconds["pretrain"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - started
     print(json.dumps({
         "config": args.config,
+        "family": family,
         "threads": args.threads,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "perplexity": round(metrics["perplexity"], 1),

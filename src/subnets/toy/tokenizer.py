@@ -2,7 +2,9 @@
 
 The result is a ``transformers`` fast tokenizer saved with ``save_pretrained``, so the pipeline loads it with
 ``AutoTokenizer.from_pretrained`` exactly as it loads mBERT's. Special tokens sit at ids 0..4
-(:data:`SPECIAL_TOKENS`); casing and accents are kept (the toy scripts need both).
+(:data:`SPECIAL_TOKENS`); casing and accents are kept (the toy scripts need both). The toy models of other
+families read the same learnt pieces in their own style (:class:`TokenizerStyle`, :func:`restyled_tokenizer`):
+XLM-R's special tokens and ``<s> A </s></s> B </s>``, or Llama's with a pad token and right padding.
 
 Why the vocabulary is not learnt by ``tokenizers.trainers.WordPieceTrainer``: that trainer is not
 deterministic across processes, even single-threaded (``RAYON_NUM_THREADS=1``) and with the input in a fixed
