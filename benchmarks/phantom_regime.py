@@ -34,7 +34,7 @@ def _value(text: str):
     return text
 
 
-def chains(args, overrides: dict) -> dict[tuple[str, int], dict]:
+def chains(args, overrides: dict) -> tuple[dict[tuple[str, int], dict], dict[tuple[str, int], list[float]]]:
     """The final mask of every (language, seed) chain, and each round's peak metric."""
     import torch
     import yaml
@@ -88,7 +88,7 @@ def theta0_mask(args, sparsity: float) -> dict:
     return magnitude_prune({name: w.detach() for name, w in weights.items()}, None, sparsity)
 
 
-def overlaps(masks: dict, languages: list[str], seeds: list[int], pivot: str, clone: str | None) -> dict:
+def overlaps(masks: dict, languages: list[str], seeds: list[int]) -> dict:
     from subnets.masks import jaccard_of_packed, pack_by_layer
 
     packed = {key: pack_by_layer(mask) for key, mask in masks.items()}
@@ -136,7 +136,7 @@ def main() -> None:
     started = time.time()
     masks, peaks = chains(args, overrides)
     clone = args.clone if args.clone in args.languages else None
-    result = overlaps(masks, args.languages, args.seeds, args.languages[0], clone)
+    result = overlaps(masks, args.languages, args.seeds)
     # How far fine-tuning moved each mask from theta0's magnitude mask at the same sparsity.
     from subnets.masks import jaccard_of_packed, pack_by_layer, sparsity
 

@@ -316,14 +316,14 @@ def early_bird_mask(pretrained, task, tokenizer, data, config, theta0, names, *,
 
 
 def random_subnetwork(
-    pretrained: str, task: "Task", *, seed: int, sparsity: int, theta0_seed: int | None = None
+    pretrained: str, task: "Task", *, seed: int, sparsity: int, theta0_seed: int
 ) -> tuple[masks.Mask, masks.Provenance]:
-    """A uniformly random mask over the prunable weights of ``task``'s theta0 at ``sparsity`` percent (seeded), the
-    negative control; it belongs to no language. theta0's head is drawn from ``theta0_seed`` (default: ``seed``;
-    see ``TrainingConfig.head_seed``)."""
+    """A uniformly random mask over the prunable weights of ``task``'s theta0 at ``sparsity`` percent (drawn with
+    ``seed``), the negative control; it belongs to no language. theta0 is the one the run of that seed trains:
+    ``theta0_seed`` is its ``TrainingConfig.theta0_seed``."""
     from subnets.theta0 import build_task_model, fingerprint
 
-    model = build_task_model(pretrained, task, seed=seed if theta0_seed is None else theta0_seed)
+    model = build_task_model(pretrained, task, seed=theta0_seed)
     mask = masks.random_mask(masks.prunable_shapes(model, masks.infer_family(model)), sparsity / 100, seed)
     free = {"optimizer_steps": 0, "forward_passes": 0, "backward_passes": 0, "train_tokens": 0, "forward_tokens": 0,
             "parameters": 0, "flops": 0.0}  # a draw, not a run: subnets.costs.Cost() as a dict
