@@ -57,12 +57,19 @@ DEFAULT_SHARE = 0.4
 
 # Architectures of hub models that the planner cannot download (config.json values of the hub snapshots).
 KNOWN_MODELS: dict[str, dict[str, Any]] = {
-    "bert-base-multilingual-cased": dict(family="bert", vocab_size=119547, hidden_size=768, num_hidden_layers=12,
+    "bert-base-multilingual-cased": dict(model_type="bert", vocab_size=119547, hidden_size=768, num_hidden_layers=12,
                                          intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2),
-    "google/mt5-base": dict(family="t5", vocab_size=250112, d_model=768, d_kv=64, num_heads=12, d_ff=2048,
+    "google/mt5-base": dict(model_type="mt5", vocab_size=250112, d_model=768, d_kv=64, num_heads=12, d_ff=2048,
                             num_layers=12, num_decoder_layers=12, gated=True),
-    "google/mt5-small": dict(family="t5", vocab_size=250112, d_model=512, d_kv=64, num_heads=6, d_ff=1024,
+    "google/mt5-small": dict(model_type="mt5", vocab_size=250112, d_model=512, d_kv=64, num_heads=6, d_ff=1024,
                              num_layers=8, num_decoder_layers=8, gated=True),
+    "FacebookAI/xlm-roberta-base": dict(model_type="xlm-roberta", vocab_size=250002, hidden_size=768,
+                                        num_hidden_layers=12, intermediate_size=3072, max_position_embeddings=514,
+                                        type_vocab_size=1),
+    "Qwen/Qwen2.5-0.5B": dict(model_type="qwen2", vocab_size=151936, hidden_size=896, num_hidden_layers=24,
+                              num_attention_heads=14, num_key_value_heads=2, intermediate_size=4864,
+                              tie_word_embeddings=True),
+    "bigscience/bloom-560m": dict(model_type="bloom", vocab_size=250880, hidden_size=1024, n_layer=24, n_head=16),
 }  # fmt: skip
 
 # Appendix H: per language, on one Quadro RTX 8000 (GPU-hours). "pruning" is the IMP chain, "fine-tuning" one run.
@@ -241,24 +248,74 @@ def job_counts(jobs: Iterable[Job], split_levels: bool = False) -> dict[str, int
 
 @dataclass(frozen=True)
 class ModelSize:
-    """Parameter counts of theta0: ``total``, and those acting on every token, per task (see the module doc)."""
+    """Parameter counts of theta0: ``total`` (the family's body: ``AutoModel``, for T5 its text-to-text model),
+    ``task_params`` (each task's whole model, heads included, as ``model.parameters()`` counts it: tied weights
+    once), and those acting on every token, per task (see the module doc)."""
 
     name: str
     family: str
     total: int
     per_token: dict[str, float]  # task -> parameters x (tokens they act on / input tokens)
     where: str
+    task_params: dict[str, int] = field(default_factory=dict)
 
 
-def bert_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], where: str) -> ModelSize:
+NER_LABELS = 7  # WikiAnn's O and B-/I- of PER, ORG, LOC (subnets.tasks.ner.NER_LABELS)
+NLI_LABELS = 3
+
+
+def bert_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], where: str, family: str = "bert") -> ModelSize:
+    """BERT and XLM-R / RoBERTa (``family="xlmr"``: no pooler in its task models, a two-layer NLI head), from
+    their config.json keys. Exact against ``transformers`` (tests/test_plan.py)."""
     h, v, i, layers = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
-    embeddings = (v + cfg["max_position_embeddings"] + cfg.get("type_vocab_size", 2)) * h + 2 * h
+    lookups = (v + cfg["max_position_embeddings"] + cfg.get("type_vocab_size", 2)) * h
+    embeddings = lookups + 2 * h  # and their LayerNorm
     layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
     encoder, pooler = layers * layer, h * h + h
-    heads = {"mlm": h * h + h + 2 * h + h * v + v, "ner": h * 7 + 7, "nli": pooler + h * 3 + 3}
-    per_token = {t: encoder + heads.get(t, 0) for t in tasks}
-    per_token["pretrain"], per_token["encoder"] = encoder + heads["mlm"], encoder
-    return ModelSize(name, "bert", embeddings + encoder + pooler, per_token, where)
+    transform = h * h + h + 2 * h  # the MLM head's dense layer and LayerNorm; its decoder is the tied embedding
+    if family == "xlmr":  # RobertaClassificationHead: dense and out_proj on <s>
+        nli_head = h * h + h + h * NLI_LABELS + NLI_LABELS
+    else:
+        nli_head = pooler + h * NLI_LABELS + NLI_LABELS
+    heads = {"mlm": transform + v, "ner": h * NER_LABELS + NER_LABELS, "nli": nli_head}
+    compute = {**heads, "mlm": heads["mlm"] + h * v}  # the tied output projection acts on every token
+    task_params = {t: embeddings + encoder + heads[t] for t in tasks if t in heads}
+    per_token = {t: encoder + compute.get(t, 0) for t in tasks}
+    per_token["pretrain"], per_token["encoder"] = encoder + compute["mlm"], encoder
+    return ModelSize(name, family, embeddings + encoder + pooler, per_token, where, task_params)
+
+
+def decoder_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], where: str) -> ModelSize:
+    """Decoder-only models from their config.json keys: Llama, Mistral, Qwen2 (biases on q, k, v), Gemma (its
+    ``head_dim``) with grouped-query attention and a gated MLP, or BLOOM (``model_type: bloom``: fused
+    query_key_value, biases, LayerNorms, a 4h MLP). Exact against ``transformers`` (tests/test_plan.py)."""
+    h, v = cfg.get("hidden_size", cfg.get("n_embed")), cfg["vocab_size"]
+    if cfg.get("model_type") == "bloom":
+        layers = cfg.get("n_layer", cfg.get("num_hidden_layers"))
+        embeddings = v * h + 2 * h  # and word_embeddings_layernorm
+        layer = 2 * h + (3 * h * h + 3 * h) + (h * h + h) + 2 * h + (4 * h * h + 4 * h) + (4 * h * h + h)
+        final_norm = 2 * h
+    else:
+        heads = cfg["num_attention_heads"]
+        kv, dim = cfg.get("num_key_value_heads") or heads, cfg.get("head_dim") or h // heads
+        model_type = cfg.get("model_type", "llama")
+        qkv_bias = model_type == "qwen2" or cfg.get("attention_bias", False)
+        o_bias = model_type != "qwen2" and cfg.get("attention_bias", False)
+        i = cfg["intermediate_size"]
+        attention = 2 * h * heads * dim + 2 * h * kv * dim + (heads * dim + 2 * kv * dim if qkv_bias else 0)
+        attention += h if o_bias else 0
+        mlp = 3 * h * i + (2 * i + h if cfg.get("mlp_bias", False) else 0)  # gate, up and down
+        layer = attention + mlp + 2 * h  # and two RMSNorms
+        layers, embeddings, final_norm = cfg["num_hidden_layers"], v * h, h
+    body = layers * layer + final_norm
+    tied = cfg.get("tie_word_embeddings", cfg.get("model_type") == "bloom")
+    # The LM head (tied or not, it acts on every token), the token classifier, the sequence classifier (no bias).
+    task_heads = {"mlm": 0 if tied else h * v, "ner": h * NER_LABELS + NER_LABELS, "nli": h * NLI_LABELS}
+    compute = {**task_heads, "mlm": h * v}
+    task_params = {t: embeddings + body + task_heads[t] for t in tasks if t in task_heads}
+    per_token = {t: body + compute.get(t, 0) for t in tasks}
+    per_token["pretrain"], per_token["encoder"] = body + compute["mlm"], body
+    return ModelSize(name, "decoder", embeddings + body, per_token, where, task_params)
 
 
 def t5_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], input_length: Mapping[str, int],
@@ -266,6 +323,7 @@ def t5_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], input_lengt
     d, v, ff = cfg["d_model"], cfg["vocab_size"], cfg["d_ff"]
     inner = cfg.get("d_kv", d // cfg["num_heads"]) * cfg["num_heads"]
     attention, mlp = 4 * d * inner, (3 if cfg.get("gated", True) else 2) * d * ff
+    relative = cfg.get("relative_attention_num_buckets", 32) * cfg["num_heads"]  # a lookup, in each stack's first layer
     encoder = cfg["num_layers"] * (attention + mlp + 2 * d) + d
     decoder = cfg.get("num_decoder_layers", cfg["num_layers"]) * (2 * attention + mlp + 3 * d) + d
     head = d * v  # untied in mT5
@@ -276,7 +334,9 @@ def t5_size(name: str, cfg: Mapping[str, Any], tasks: Iterable[str], input_lengt
         per_token[task] = encoder + (decoder + head) * target / length
     per_token["pretrain"] = encoder + (decoder + head) * 0.2  # span corruption: about a fifth as many targets
     per_token["encoder"] = encoder
-    return ModelSize(name, "t5", 2 * v * d + encoder + decoder, per_token, where)
+    tied = cfg.get("tie_word_embeddings", False)
+    total = (1 if tied else 2) * v * d + encoder + decoder + 2 * relative
+    return ModelSize(name, "t5", total, per_token, where, {t: total for t in tasks})
 
 
 def model_size(config: Mapping[str, Any], study: Study, model_dir: str | None = None) -> ModelSize:
@@ -291,34 +351,53 @@ def model_size(config: Mapping[str, Any], study: Study, model_dir: str | None = 
     for path in candidates:
         if path and (Path(path) / "config.json").is_file():
             cfg = json.loads((Path(path) / "config.json").read_text())
-            where = f"{path}/config.json"
-            if cfg.get("model_type") in ("t5", "mt5"):
-                cfg["gated"] = "gated" in cfg.get("feed_forward_proj", "")
-                return t5_size(study.model_name, cfg, tasks, lengths, where)
-            return bert_size(study.model_name, cfg, tasks, where)
+            return sized(study.model_name, cfg, tasks, lengths, f"{path}/config.json")
     if source == "toy":
-        vocab = config["toy"].get("tokenizer", {}).get("vocab_size", 1500)
-        keys = {k: v for k, v in config["toy"].get("model", {}).items()}
-        if study.family == "t5":
-            from subnets.toy.pretrain_t5 import ToyT5Config
-
-            toy = ToyT5Config.from_dict(keys)
-            cfg = dict(vocab_size=vocab, d_model=toy.d_model, num_heads=toy.num_heads, d_ff=toy.d_ff,
-                       num_layers=toy.num_layers, num_decoder_layers=toy.num_decoder_layers, gated=True)  # fmt: skip
-            return t5_size(study.model_name, cfg, tasks, lengths, "toy.model (vocab from toy.tokenizer.vocab_size)")
-        from subnets.toy.pretrain import ToyModelConfig
-
-        toy = ToyModelConfig.from_dict(keys)
-        cfg = dict(vocab_size=vocab, hidden_size=toy.hidden_size, num_hidden_layers=toy.num_layers,
-                   intermediate_size=toy.intermediate_size, max_position_embeddings=toy.max_length)  # fmt: skip
-        return bert_size(study.model_name, cfg, tasks, "toy.model (vocab from toy.tokenizer.vocab_size)")
+        cfg = toy_architecture(config, study.family)
+        return sized(study.model_name, cfg, tasks, lengths, "toy.model (vocab from toy.tokenizer.vocab_size)")
     if source in KNOWN_MODELS:
-        cfg = dict(KNOWN_MODELS[source])
         where = f"known size of {source} (subnets.plan.KNOWN_MODELS)"
-        if cfg.pop("family") == "t5":
-            return t5_size(study.model_name, cfg, tasks, lengths, where)
-        return bert_size(study.model_name, cfg, tasks, where)
+        return sized(study.model_name, KNOWN_MODELS[source], tasks, lengths, where)
     raise ValueError(f"the size of {source!r} is unknown: pass --parameters N or --model-dir DIR (with config.json)")
+
+
+def sized(name: str, cfg: Mapping[str, Any], tasks: list[str], lengths: Mapping[str, int], where: str) -> ModelSize:
+    """The size of a model of config.json keys ``cfg``, by its ``model_type``."""
+    cfg, model_type = dict(cfg), cfg.get("model_type", "bert")
+    if model_type in ("t5", "mt5"):
+        cfg.setdefault("gated", "gated" in cfg.get("feed_forward_proj", "relu"))
+        return t5_size(name, cfg, tasks, lengths, where)
+    if model_type in ("llama", "qwen2", "mistral", "gemma", "bloom"):
+        return decoder_size(name, cfg, tasks, where)
+    if model_type in ("bert", "xlm-roberta", "roberta"):
+        return bert_size(name, cfg, tasks, where, family="bert" if model_type == "bert" else "xlmr")
+    raise ValueError(f"{where}: no parameter count for model_type {model_type!r}; pass --parameters N")
+
+
+def toy_architecture(config: Mapping[str, Any], family: str) -> dict[str, Any]:
+    """The config.json keys of ``family``'s toy model as subnets.toy.pretrain.model_config (and pretrain_t5) build
+    it from ``toy.model``; the vocabulary is ``toy.tokenizer.vocab_size`` (the trained tokenizer can hold a few
+    tokens more: the decoder's prompt words)."""
+    vocab = config["toy"].get("tokenizer", {}).get("vocab_size", 1500)
+    keys = dict(config["toy"].get("model", {}))
+    if family == "t5":
+        from subnets.toy.pretrain_t5 import ToyT5Config
+
+        toy = ToyT5Config.from_dict(keys)
+        return dict(model_type="t5", vocab_size=vocab, d_model=toy.d_model, num_heads=toy.num_heads,
+                    d_kv=toy.d_model // toy.num_heads, d_ff=toy.d_ff, num_layers=toy.num_layers,
+                    num_decoder_layers=toy.num_decoder_layers, gated=True)  # fmt: skip
+    from subnets.toy.pretrain import ToyModelConfig
+
+    toy = ToyModelConfig.from_dict(keys)
+    positions = max(128, toy.max_length)
+    shape = dict(vocab_size=vocab, hidden_size=toy.hidden_size, num_hidden_layers=toy.num_layers,
+                 num_attention_heads=toy.num_heads, intermediate_size=toy.intermediate_size)  # fmt: skip
+    if family == "xlmr":  # positions from pad_token_id + 1, the toy XLM-R's <pad> is 1
+        return dict(model_type="xlm-roberta", max_position_embeddings=positions + 2, type_vocab_size=1, **shape)
+    if family == "decoder":
+        return dict(model_type="llama", num_key_value_heads=toy.num_heads, tie_word_embeddings=True, **shape)
+    return dict(model_type="bert", max_position_embeddings=positions, type_vocab_size=2, **shape)
 
 
 # ---------------------------------------------------------------------------------------------- the costs
