@@ -72,6 +72,48 @@ class SeqevalF1(MetricAccumulator):
         return 100.0 * float(f1_score(self.gold, self.predicted))
 
 
+def _prefix_space_pre_tokenizer(node: dict) -> bool:
+    """Set ``add_prefix_space`` on every ByteLevel pre-tokenizer in a serialised pre-tokenizer (a Sequence holds
+    them in ``pretokenizers``); whether one was off."""
+    changed = False
+    if node.get("type") == "ByteLevel" and not node.get("add_prefix_space", False):
+        node["add_prefix_space"], changed = True, True
+    for child in node.get("pretokenizers") or []:
+        changed = _prefix_space_pre_tokenizer(child) or changed
+    return changed
+
+
+def word_level_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """``tokenizer`` as it must read pre-split words (``is_split_into_words``): a copy whose byte-level
+    pre-tokenizer adds a prefix space, or ``tokenizer`` itself when it needs none.
+
+    A byte-level BPE (RoBERTa, GPT-2, Qwen2, BLOOM, Llama-3) marks a word start by the space before it (``Ġ``),
+    which pre-split words no longer carry: without ``add_prefix_space`` every word is encoded as if it continued
+    the previous one (``in`` instead of ``Ġin``), tokens the model hardly saw at word starts (transformers 5
+    raises nothing). RoBERTa's tokenizer is loaded with it for this reason; here it is set on the NER copy only,
+    so that text tasks keep the tokenizer as pre-training used it. SentencePiece-style tokenizers (XLM-R, Llama-2:
+    Metaspace) and WordPiece mark word starts themselves. A slow tokenizer has no word ids: an error.
+    """
+    if not tokenizer.is_fast:
+        raise ValueError(
+            f"NER tokenisation needs a fast tokenizer to map sub-tokens to words (word_ids); "
+            f"{type(tokenizer).__name__} is a slow one: save the model with its tokenizer.json (a fast tokenizer)"
+        )  # fmt: skip
+    import copy
+    import json
+
+    from tokenizers import Tokenizer
+
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    if not state.get("pre_tokenizer") or not _prefix_space_pre_tokenizer(state["pre_tokenizer"]):
+        return tokenizer
+    fixed = copy.deepcopy(tokenizer)
+    fixed._tokenizer = Tokenizer.from_str(json.dumps(state))
+    if hasattr(fixed, "add_prefix_space"):
+        fixed.add_prefix_space = True
+    return fixed
+
+
 @dataclass(frozen=True)
 class NERTask(Task):
     """WikiAnn NER. ``label_names`` fixes the meaning of the integer tags (and the model's id2label)."""
@@ -133,8 +175,7 @@ class NERTask(Task):
     ) -> datasets.Dataset:
         import datasets
 
-        if not tokenizer.is_fast:
-            raise ValueError("NER tokenisation needs a fast tokenizer (it maps sub-tokens to words)")
+        tokenizer = word_level_tokenizer(tokenizer)
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
             encoding = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
