@@ -189,11 +189,12 @@ def test_micro_tables(micro_run):
     assert len(compared) == len(LANGS) * (1 + len(methods_on)) and set(compared["task"]) == {"ner"}
     assert compared[["metric", "imp_metric", "jaccard_to_imp", "cost_flops", "cost_ratio"]].notna().all().all()
     imp = compared[compared["method"] == "imp"]
-    assert (imp["jaccard_to_imp"] == 1).all() and (imp["cost_ratio"] == 1).all()
+    assert (imp["jaccard_to_imp"] == 1).all() and (imp["cost_ratio"] == 1).all() and imp["matches_imp"].all()
     two_rounds = load_mask(workdir / "results/micro/tickets/ner/t0/seed0/sparsity40.safetensors")[1]["cost_from_theta0"]
     assert imp[imp["language"] == "t0"]["imp_cost_flops"].item() == pytest.approx(two_rounds["flops"])
     summary = pd.read_csv(tables / "ticket_methods_summary.csv")
     assert list(summary["method"]) == methods_on and (summary["transfer_points"] == 2).all()
+    assert summary["matches_imp"].between(0, len(LANGS)).all()
     assert (workdir / "results/micro/figures/ticket_methods_cost_agreement.png").stat().st_size > 1000
 
     retrieval = pd.read_csv(tables / "retrieval.csv")

@@ -113,6 +113,8 @@ def compare(
                 dense_mean=dense_mean, dense_std=dense_std,
                 winning_ticket=analysis.within_one_std(value, dense_mean, dense_std, higher),
                 imp_winning_ticket=analysis.within_one_std(imp_value, dense_mean, dense_std, higher),
+                # the bar for a cheap method: no worse than IMP's own ticket by more than one dense std
+                matches_imp=analysis.within_one_std(value, imp_value, dense_std, higher),
                 jaccard_to_imp=_mean(j["all"] for j in per_seed), cost_flops=cost, imp_cost_flops=imp_cost,
                 cost_ratio=imp_cost / cost if cost else math.nan,
             ))  # fmt: skip
@@ -157,6 +159,7 @@ def _summary(task, methods, languages, a, overlap, rows) -> pd.DataFrame:
             overlap_spearman=overlap_rho, transfer_points=sum(not math.isnan(a[method][e]) for e in entries),
             transfer_spearman=transfer_rho, order_matches=order, bound_matches=bound_matches,
             winning_tickets=int(mine["winning_ticket"].sum()), imp_winning_tickets=int(mine["imp_winning_ticket"].sum()),
+            matches_imp=int(mine["matches_imp"].sum()),
             jaccard_to_imp=float(mine["jaccard_to_imp"].mean()), cost_ratio=float(mine["cost_ratio"].mean()),
             reaches_conclusions=all(checks),
         ))  # fmt: skip
