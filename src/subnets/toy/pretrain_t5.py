@@ -1,9 +1,10 @@
 """Pre-train a tiny mT5-style encoder-decoder on the toy world with T5's span corruption: theta0 of toy mT5
 studies.
 
-The model is an ``MT5ForConditionalGeneration`` (gated-GELU feed-forward, untied output layer, relative
-attention), saved with its tokenizer like ``google/mt5-base``, so the pipeline loads it with the same Auto
-classes. Its tokenizer is the toy world's WordPiece tokenizer plus what a T5 needs and the toy text lacks:
+The model is an ``MT5ForConditionalGeneration`` (gated-GELU feed-forward, relative attention), saved with its
+tokenizer like ``google/mt5-base``, so the pipeline loads it with the same Auto classes. Unlike mT5's, its output
+layer is tied to the embedding: transformers 5 builds every new MT5 tied whatever ``tie_word_embeddings`` says
+(checkpoints with a separate output layer, as google/mt5-*, still load it untied). Neither is ever pruned. Its tokenizer is the toy world's WordPiece tokenizer plus what a T5 needs and the toy text lacks:
 sentinel tokens for span corruption, and the words of the XNLI prompt and labels (``xnli premise: ...
 hypothesis: ...`` -> ``entailment``), which are not written in the toy scripts and would otherwise be [UNK].
 [SEP] ends every sequence (T5's ``</s>``); [PAD] starts the decoder.
@@ -75,6 +76,7 @@ class ToyT5Config:
     max_length: int = 64  # block length before corruption, [CLS] and [SEP] included
     noise_density: float = 0.15
     mean_span_length: float = 3.0
+    dropout_rate: float = 0.1  # mT5's; saved in the checkpoint's config, so fine-tuning uses it too
     # Off by default: unlike the tiny BERT's, the tiny mT5's encoder did not learn the match from them, and
     # they did not teach it NLI (BENCHMARKS.md, "Sentence pairs for the toy mT5").
     pair_share: float = 0.0
@@ -88,6 +90,8 @@ class ToyT5Config:
             raise ValueError(f"pair_steps must be at least 0, got {self.pair_steps}")
         if not 0.0 < self.noise_density < 0.5:
             raise ValueError(f"noise_density must be in (0, 0.5), got {self.noise_density}")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
         if self.mean_span_length < 1:
             raise ValueError(f"mean_span_length must be at least 1, got {self.mean_span_length}")
         if self.d_model % self.num_heads:
@@ -348,7 +352,8 @@ def pretrain_toy_t5(
         num_decoder_layers=config.num_decoder_layers,
         num_heads=config.num_heads,
         feed_forward_proj="gated-gelu",
-        tie_word_embeddings=False,
+        dropout_rate=config.dropout_rate,
+        tie_word_embeddings=False,  # mT5's; transformers 5 ties a new model anyway (module docstring)
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
