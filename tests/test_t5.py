@@ -181,6 +181,16 @@ def test_toy_t5_pretraining_is_deterministic(toy_t5, tmp_path):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
+def test_toy_t5_dropout_is_saved_with_the_checkpoint(toy_t5, tmp_path):
+    root, _ = toy_t5
+    tiny = {**MICRO_T5, "dropout_rate": 0.0, "training": {**MICRO_T5["training"], "max_steps": 2, "eval_every": 2}}
+    pretrain_toy_t5(root / "world_without_nli", root / "tokenizer", tmp_path, ToyT5Config.from_dict(tiny), progress=False)
+    assert json.loads((tmp_path / "config.json").read_text())["dropout_rate"] == 0.0  # fine-tuning reads it there
+    assert ToyT5Config().dropout_rate == 0.1  # mT5's
+    with pytest.raises(ValueError, match="dropout_rate"):
+        ToyT5Config(dropout_rate=1.0)
+
+
 def test_toy_t5_tokenizer_has_prompt_label_and_sentinel_tokens(toy_t5):
     root, _ = toy_t5
     from transformers import AutoTokenizer
