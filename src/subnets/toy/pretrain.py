@@ -399,10 +399,10 @@ def _training_rows(world_dir: Path, languages: list[str], tokenizer, config, tas
     return rows
 
 
-def pairs_then_documents(model, task, tokenizer, rows: dict, config, name: str, progress: bool):
+def pairs_then_documents(model, task, tokenizer, rows: dict, config, name: str, progress: bool, document_task=None):
     """Train ``model`` in place: ``config.pair_steps`` steps on ``rows["warmup"]`` (if any), then the document
-    run on ``rows["train"]``, which starts where the pair run ended; both evaluated on ``rows["validation"]``.
-    Returns the document run's result."""
+    run on ``rows["train"]`` (with ``document_task``'s objective where given, else ``task``'s), which starts where
+    the pair run ended; both evaluated on ``rows["validation"]``. Returns the document run's result."""
     from subnets.training import MaskedTrainer
 
     if config.pair_steps:
@@ -412,7 +412,7 @@ def pairs_then_documents(model, task, tokenizer, rows: dict, config, name: str, 
             description=f"pre-train {name} on sentence pairs", progress=progress,
         ).train()  # fmt: skip
     return MaskedTrainer(
-        model, task, tokenizer, rows["train"], rows["validation"], config.training,
+        model, document_task or task, tokenizer, rows["train"], rows["validation"], config.training,
         description=f"pre-train {name}", progress=progress,
     ).train()  # fmt: skip
 
