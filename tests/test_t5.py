@@ -178,7 +178,8 @@ def test_toy_t5_pretraining_is_deterministic(toy_t5, tmp_path):
 def test_toy_t5_dropout_is_saved_with_the_checkpoint(toy_t5, tmp_path):
     root, _ = toy_t5
     tiny = {**MICRO_T5, "dropout_rate": 0.1, "training": {**MICRO_T5["training"], "max_steps": 2, "eval_every": 2}}
-    pretrain_toy_t5(root / "world_without_nli", root / "tokenizer", tmp_path, ToyT5Config.from_dict(tiny), progress=False)
+    config = ToyT5Config.from_dict(tiny)
+    pretrain_toy_t5(root / "world_without_nli", root / "tokenizer", tmp_path, config, progress=False)
     assert json.loads((tmp_path / "config.json").read_text())["dropout_rate"] == 0.1  # fine-tuning reads it there
     assert ToyT5Config().dropout_rate == 0.0  # the toy's: with mT5's 0.1 the match head did not learn
     with pytest.raises(ValueError, match="dropout_rate"):

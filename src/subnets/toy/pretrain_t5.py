@@ -4,10 +4,11 @@ studies.
 The model is an ``MT5ForConditionalGeneration`` (gated-GELU feed-forward, relative attention), saved with its
 tokenizer like ``google/mt5-base``, so the pipeline loads it with the same Auto classes. Unlike mT5's, its output
 layer is tied to the embedding: transformers 5 builds every new MT5 tied whatever ``tie_word_embeddings`` says
-(checkpoints with a separate output layer, as google/mt5-*, still load it untied). Neither is ever pruned. Its tokenizer is the toy world's WordPiece tokenizer plus what a T5 needs and the toy text lacks:
-sentinel tokens for span corruption, and the words of the XNLI prompt and labels (``xnli premise: ...
-hypothesis: ...`` -> ``entailment``), which are not written in the toy scripts and would otherwise be [UNK].
-[SEP] ends every sequence (T5's ``</s>``); [PAD] starts the decoder.
+(checkpoints with a separate output layer, as google/mt5-*, still load it untied). Neither is ever pruned. Its
+tokenizer is the toy world's WordPiece tokenizer plus what a T5 needs and the toy text lacks: sentinel tokens
+for span corruption, and the words of the XNLI prompt and labels (``xnli premise: ... hypothesis: ...`` ->
+``entailment``), which are not written in the toy scripts and would otherwise be [UNK]. [SEP] ends every
+sequence (T5's ``</s>``); [PAD] starts the decoder.
 
 Span corruption (Raffel et al. 2020): 15% of each block's tokens, in spans of 3 on average, are each replaced
 by one sentinel in the input; the target lists the sentinels, each followed by the tokens it replaced. Span
@@ -168,7 +169,8 @@ def whole_pair(
     pairs never offer. No decoder target: with one (end of sequence alone, or a count of b's new tokens), the
     decoder's loss held the encoder's match back (66% after 500 steps against 79% after 400 without)."""
     stated = set(ids[1 : second - 1]) - match_ignored
-    matches = [-100.0] * second + [-100.0 if token in match_ignored else float(token in stated) for token in ids[second:]]
+    matches = [-100.0] * second
+    matches += [-100.0 if token in match_ignored else float(token in stated) for token in ids[second:]]
     if summary is None:
         return list(ids), [-100], matches
     count_ids, eos_id = summary  # the target: how many tokens of b a lacks, 0 .. len(count_ids) - 1 or more
