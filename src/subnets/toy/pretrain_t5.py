@@ -162,12 +162,15 @@ def whole_pair(
     ids: list[int], second: int, *, match_ignored: frozenset[int], summary: tuple[list[int], int] | None = None
 ) -> tuple[list[int], list[int], list[float]]:
     """(input ids, target ids, match targets) of one pair row ``[CLS] a [SEP] b [SEP]`` (``b`` from index
-    ``second``): read whole, as NLI reads its sentence pairs, with no decoder target (one ignored position). The
-    match target of each token of ``b`` is 1.0 if the same id occurs in ``a``, else 0.0; every other position (and
-    ``match_ignored`` ids) gets -100. Not span-corrupted: sentinels in ``b`` alone mark the second segment, and
-    the match head learned to lean on them (89% on corrupted held-out pairs, 64% on whole ones), which NLI's whole
-    pairs never offer. No decoder target: with one (end of sequence alone, or a count of b's new tokens), the
-    decoder's loss held the encoder's match back (66% after 500 steps against 79% after 400 without)."""
+    ``second``): read whole, as NLI reads its sentence pairs. The match target of each token of ``b`` is 1.0 if
+    the same id occurs in ``a``, else 0.0; every other position (and ``match_ignored`` ids) gets -100. Not
+    span-corrupted: sentinels in ``b`` alone mark the second segment, and the match head learned to lean on them
+    (89% on corrupted held-out pairs, 64% on whole ones), which NLI's whole pairs never offer.
+
+    The target is empty (one ignored position) unless ``summary`` = (count ids, end-of-sequence id) is given:
+    then it is the count id of how many tokens of ``b`` a lacks (the last one for that many or more). The pair
+    phase runs without it: a decoder loss from the start held the encoder's match back (66% after 500 steps
+    against 79% after 400 without); the document run, once the match is learned, with it."""
     stated = set(ids[1 : second - 1]) - match_ignored
     matches = [-100.0] * second
     matches += [-100.0 if token in match_ignored else float(token in stated) for token in ids[second:]]
