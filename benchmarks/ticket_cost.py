@@ -1,14 +1,15 @@
 """How cheap can a ticket get: settings of the cheap ticket methods (subnets.methods) on a finished study, each
 mask retrained from theta0 as the workflow's ticket_methods jobs retrain it, against the study's IMP ticket.
 
-    python benchmarks/ticket_cost.py --study-dir DIR --study demo --config config/demo.yaml --task ner \\
+    python benchmarks/ticket_cost.py --study-dir DIR --config config/demo.yaml --task ner \\
         --languages t0 t1 t2 --variant early_bird:interval=5,threshold=0.1,patience=1 --variant wanda:groups=row
 
-``DIR`` holds a finished run of the study (resources/<study>/models, resources/<study>/data, results/<study>/
-tickets and train). Each ``--variant`` is ``method:key=value,...`` (the method's ``mask_methods`` options; the
-method ``magnitude`` is theta0's own global magnitude mask, no training, the zero-cost floor). Prints one JSON
-line per (variant, language): the retrained metric, IMP's ticket's retrained metric, the dense band, Jaccard to
-IMP's mask, the mask's cost and IMP's, and whether the ticket is within one dense standard deviation of IMP's.
+``DIR`` holds a finished run of the config's study (resources/<study>/models, resources/<study>/data,
+results/<study>/tickets and imp). Each ``--variant`` is ``method:key=value,...`` (the method's ``mask_methods``
+options; the method ``magnitude`` is theta0's own global magnitude mask, no training, the zero-cost floor). Prints
+one JSON line per (variant, language): the retrained metric, IMP's ticket's retrained metric, the dense band,
+Jaccard to IMP's mask, the mask's cost and IMP's, and whether the ticket is within one dense standard deviation
+of IMP's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ def parse_variant(text: str) -> tuple[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study-dir", required=True, type=Path)
-    parser.add_argument("--study", required=True)
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--task", default="ner")
     parser.add_argument("--languages", nargs="+", required=True)
@@ -58,7 +58,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())
     spec = config["tasks"][args.task]
-    resources, results = args.study_dir / "resources" / args.study, args.study_dir / "results" / args.study
+    study = config["study"]
+    resources, results = args.study_dir / "resources" / study, args.study_dir / "results" / study
     model_dir = str(resources / "models" / config["model"]["name"])
     task = get_task(args.task, model_family(model_dir), **spec.get("options", {}))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

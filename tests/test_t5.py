@@ -112,17 +112,18 @@ def test_span_corruption_is_reproducible_from_its_generator():
 def test_pair_rows_are_read_whole_and_score_their_matches():
     cls, sep, a, b = 2, 3, [100, 101, 102, 103, 104, 105], [100, 101, 200, 102, 103, 104, 201, 105]
     ids = [cls, *a, sep, *b, sep]
-    inputs, targets, matches = whole_pair(ids, len(a) + 2, match_ignored=frozenset([cls, sep]))
+    marks = {"separator_id": sep, "match_ignored": [cls, sep]}
+    inputs, targets, matches = whole_pair(ids, **marks)
     assert inputs == ids  # as NLI reads a pair: no sentinel marks the second segment
     assert targets == [-100]  # nothing to decode: pairs train the match alone
     assert len(matches) == len(inputs) and all(m == -100 for m in matches[: len(a) + 2])
     assert matches[len(a) + 2 :] == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, -100]
     # With a summary target: how many tokens of b a lacks (here two: 200 and 201), capped at the last count.
     counts = ([60, 61, 62, 63], sep)
-    assert whole_pair(ids, len(a) + 2, match_ignored=frozenset([cls, sep]), summary=counts)[1] == [62, sep]
+    assert whole_pair(ids, **marks, summary=counts)[1] == [62, sep]
     same, other = [cls, *a, sep, *a, sep], [cls, *a, sep, 200, 201, 202, 203, 204, sep]
-    assert whole_pair(same, len(a) + 2, match_ignored=frozenset([cls, sep]), summary=counts)[1] == [60, sep]
-    assert whole_pair(other, len(a) + 2, match_ignored=frozenset([cls, sep]), summary=counts)[1] == [63, sep]
+    assert whole_pair(same, **marks, summary=counts)[1] == [60, sep]
+    assert whole_pair(other, **marks, summary=counts)[1] == [63, sep]
 
 
 def test_the_collator_reads_pairs_whole_corrupts_blocks_and_labels_matches_of_pairs_only(toy_t5):

@@ -378,18 +378,14 @@ def toy_architecture(config: Mapping[str, Any], family: str) -> dict[str, Any]:
     """The config.json keys of ``family``'s toy model as subnets.toy.pretrain.model_config (and pretrain_t5) build
     it from ``toy.model``; the vocabulary is ``toy.tokenizer.vocab_size`` (the trained tokenizer can hold a few
     tokens more: the decoder's prompt words)."""
-    vocab = config["toy"].get("tokenizer", {}).get("vocab_size", 1500)
-    keys = dict(config["toy"].get("model", {}))
-    if family == "t5":
-        from subnets.toy.pretrain_t5 import ToyT5Config
+    from subnets.toy.pretrain import toy_model_config_class
 
-        toy = ToyT5Config.from_dict(keys)
+    vocab = config["toy"].get("tokenizer", {}).get("vocab_size", 1500)
+    toy = toy_model_config_class(family).from_dict(dict(config["toy"].get("model", {})))
+    if family == "t5":  # transformers 5 builds a new mT5 with its output layer tied to the embedding
         return dict(model_type="t5", vocab_size=vocab, d_model=toy.d_model, num_heads=toy.num_heads,
                     d_kv=toy.d_model // toy.num_heads, d_ff=toy.d_ff, num_layers=toy.num_layers,
-                    num_decoder_layers=toy.num_decoder_layers, gated=True)  # fmt: skip
-    from subnets.toy.pretrain import ToyModelConfig
-
-    toy = ToyModelConfig.from_dict(keys)
+                    num_decoder_layers=toy.num_decoder_layers, gated=True, tie_word_embeddings=True)  # fmt: skip
     positions = max(128, toy.max_length)
     shape = dict(vocab_size=vocab, hidden_size=toy.hidden_size, num_hidden_layers=toy.num_layers,
                  num_attention_heads=toy.num_heads, intermediate_size=toy.intermediate_size)  # fmt: skip

@@ -35,10 +35,9 @@ is learned (a decoder loss held it back), no dropout, and the summary target onl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -48,9 +47,11 @@ from subnets.tasks.nli import NLI_LABELS
 from subnets.toy.pretrain import (
     DEFAULT_PRETRAINING,
     _training_rows,
+    match_targets,
     pairs_then_documents,
     pretraining_metrics,
     save_toy_model,
+    second_segment,
     toy_config_from_dict,
 )
 from subnets.training import TrainingConfig
@@ -152,18 +153,13 @@ def corrupt_spans(
     return inputs + [eos_id], targets + [eos_id]
 
 
-def second_segment(ids: list[int], sep_id: int) -> int | None:
-    """Where the second segment of a pair row ``[CLS] a [SEP] b [SEP]`` starts; None for a single block."""
-    first = ids.index(sep_id)
-    return first + 1 if first < len(ids) - 1 else None
-
-
 def whole_pair(
-    ids: list[int], second: int, *, match_ignored: frozenset[int], summary: tuple[list[int], int] | None = None
+    ids: list[int], *, separator_id: int, match_ignored: list[int], summary: tuple[list[int], int] | None = None
 ) -> tuple[list[int], list[int], list[float]]:
-    """(input ids, target ids, match targets) of one pair row ``[CLS] a [SEP] b [SEP]`` (``b`` from index
-    ``second``): read whole, as NLI reads its sentence pairs. The match target of each token of ``b`` is 1.0 if
-    the same id occurs in ``a``, else 0.0; every other position (and ``match_ignored`` ids) gets -100. Not
+    """(input ids, target ids, match targets) of one pair row ``[CLS] a [SEP] b [SEP]`` (``b`` after the first
+    ``separator_id``): read whole, as NLI reads its sentence pairs. The match targets are those of the other toy
+    models (:func:`subnets.toy.pretrain.match_targets`): 1.0 for a token of ``b`` whose id occurs in ``a``, else
+    0.0; -100 for every other position and for ``match_ignored`` ids. Not
     span-corrupted: sentinels in ``b`` alone mark the second segment, and the match head learned to lean on them
     (89% on corrupted held-out pairs, 64% on whole ones), which NLI's whole pairs never offer.
 
@@ -171,14 +167,15 @@ def whole_pair(
     then it is the count id of how many tokens of ``b`` a lacks (the last one for that many or more). The pair
     phase runs without it: a decoder loss from the start held the encoder's match back (66% after 500 steps
     against 79% after 400 without); the document run, once the match is learned, with it."""
-    stated = set(ids[1 : second - 1]) - match_ignored
-    matches = [-100.0] * second
-    matches += [-100.0 if token in match_ignored else float(token in stated) for token in ids[second:]]
+    import torch
+
+    row = torch.tensor([ids])
+    matches = match_targets(row, second_segment(row, None, separator_id), match_ignored)[0]
     if summary is None:
-        return list(ids), [-100], matches
+        return list(ids), [-100], matches.tolist()
     count_ids, eos_id = summary  # the target: how many tokens of b a lacks, 0 .. len(count_ids) - 1 or more
-    new = sum(match == 0.0 for match in matches)
-    return list(ids), [count_ids[min(new, len(count_ids) - 1)], eos_id], matches
+    new = int((matches == 0).sum())
+    return list(ids), [count_ids[min(new, len(count_ids) - 1)], eos_id], matches.tolist()
 
 
 class SpanCorruptionCollator:
@@ -205,7 +202,7 @@ class SpanCorruptionCollator:
         }
         self.match = match
         self.sep_id = tokenizer.sep_token_id
-        self.match_ignored = frozenset(tokenizer.all_special_ids)
+        self.match_ignored = list(tokenizer.all_special_ids)
         # With ``summary``, a pair's target counts the tokens of b that a lacks (0, 1, 2, 3 or more), each count
         # one of the last sentinels (span corruption uses the first ones).
         counts = tokenizer.convert_tokens_to_ids(list(SENTINELS[: -1 - SUMMARY_COUNTS : -1]))
@@ -217,12 +214,12 @@ class SpanCorruptionCollator:
         corrupted, matches = [], []
         for row in rows:
             ids = list(row["input_ids"])
-            second = second_segment(ids, self.sep_id) if self.match else None
-            if second is None:
+            if self.match and self.sep_id in ids[:-1]:  # a pair row: a separator before its last token
+                inputs, targets, match = whole_pair(ids, separator_id=self.sep_id, match_ignored=self.match_ignored,
+                                                    summary=self.summary)  # fmt: skip
+            else:
                 inputs, targets = corrupt_spans(ids, **self.options)
                 match = [-100.0] * len(inputs)
-            else:
-                inputs, targets, match = whole_pair(ids, second, match_ignored=self.match_ignored, summary=self.summary)
             corrupted.append({"input_ids": inputs, "attention_mask": [1] * len(inputs), "labels": targets})
             matches.append(match)
         batch = self.pad(corrupted)
@@ -320,25 +317,20 @@ def t5_match_accuracy(model, rows: datasets.Dataset, tokenizer, batch_size: int)
     from transformers import DataCollatorWithPadding
 
     collate = DataCollatorWithPadding(tokenizer)
-    ignored = frozenset(tokenizer.all_special_ids)
     correct = total = found = 0
     model.eval()
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
             chunk = rows.select(range(start, min(start + batch_size, len(rows)))).to_list()
             batch = collate([{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"]} for r in chunk])
+            segments = second_segment(batch["input_ids"], None, tokenizer.sep_token_id)
+            targets = match_targets(batch["input_ids"], segments, tokenizer.all_special_ids)
+            scored = targets != -100
             encoded = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
-            predicted = model.match_logits(encoded) > 0
-            for i, row in enumerate(chunk):
-                ids = list(row["input_ids"])
-                second = second_segment(ids, tokenizer.sep_token_id)
-                stated = set(ids[1 : second - 1]) - ignored
-                for position in range(second, len(ids)):
-                    if ids[position] not in ignored:
-                        target = ids[position] in stated
-                        correct += bool(predicted[i, position]) == target
-                        found += target
-                        total += 1
+            predicted = (model.match_logits(encoded) > 0).float()
+            correct += int((predicted[scored] == targets[scored]).sum())
+            total += int(scored.sum())
+            found += int(targets[scored].sum())
     return correct / total, max(found, total - found) / total
 
 
@@ -379,7 +371,7 @@ def pretrain_toy_t5(
     )
     torch.manual_seed(seed)
     model = _pair_aware_t5(model_config)
-    document_task = dataclasses.replace(task, summary=config.pair_summary)
+    document_task = replace(task, summary=config.pair_summary)
     result = pairs_then_documents(model, task, tokenizer, rows, config, "toy mT5", progress, document_task)
     model.load_state_dict(result.peak_state)
     accuracy, majority = t5_match_accuracy(model, rows["validation_pairs"], tokenizer, config.training.eval_batch_size)
