@@ -66,7 +66,7 @@ def chains(args, overrides: dict) -> tuple[dict[tuple[str, int], dict], dict[tup
         for _ in range(rounds):
             fraction = round_prune_fraction(mask, imp["prune_percent"])
             result = run_imp_round(model, task, tokenizer, data, training, mask, prune_fraction=fraction,
-                                   prune_from=imp["prune_from"], progress=False)  # fmt: skip
+                                   prune_from=args.prune_from or imp["prune_from"], progress=False)  # fmt: skip
             mask = result.next_mask
             curve.append(result.metrics["peak_metric"])
         masks[(lang, seed)], peaks[(lang, seed)] = mask, curve
@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], help="training overrides, key=value")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--prune-from", choices=["best", "last"], help="override the config's imp.prune_from")
     parser.add_argument("--head-seed", type=int, help="diagnostic: draw every chain's task head with this seed")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -143,7 +144,7 @@ def main() -> None:
     reference = pack_by_layer(theta0_mask(args, sparsity(next(iter(masks.values())))))
     result["to_theta0"] = {f"{lang}/{seed}": jaccard_of_packed([reference, pack_by_layer(mask)])["all"]
                            for (lang, seed), mask in masks.items()}  # fmt: skip
-    record = {"task": args.task, "overrides": overrides, "seeds": args.seeds, "languages": args.languages,
+    record = {"task": args.task, "overrides": overrides, "prune_from": args.prune_from, "seeds": args.seeds, "languages": args.languages,
               "seconds": round(time.time() - started, 1), "peaks": {f"{k[0]}/{k[1]}": v for k, v in peaks.items()},
               **result, "summary": summary(result, args.languages[0], clone)}  # fmt: skip
     print(json.dumps(record["summary"], indent=1))

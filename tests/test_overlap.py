@@ -77,6 +77,24 @@ def test_random_permutation_p_value_is_close_to_exact_and_seeded(monkeypatch):
     assert overlap.permutation_p_value(below, above, n_permutations=4000) == (sampled, method)
 
 
+def test_prediction_interval_holds_new_draws_where_the_mean_interval_does_not():
+    """Over many samples of 6 values, a further draw from the same distribution falls in the prediction
+    interval 95% of the time; in the interval of the mean (which shrinks with n) far less often."""
+    generator = np.random.default_rng(0)
+    in_mean = in_prediction = 0
+    trials = 2000
+    for _ in range(trials):
+        values, fresh = generator.normal(0.9, 0.01, 6), generator.normal(0.9, 0.01)
+        low, high = overlap.t_interval(values)
+        in_mean += low <= fresh <= high
+        low, high = overlap.t_prediction_interval(values)
+        in_prediction += low <= fresh <= high
+    assert in_mean / trials < 0.7 and in_prediction / trials == pytest.approx(0.95, abs=0.015)
+    pairs_low, pairs_high = overlap.t_prediction_interval(values, new=4)  # a mean of 4 draws varies less
+    assert low < pairs_low < pairs_high < high
+    assert all(math.isnan(v) for v in overlap.t_prediction_interval([0.9]))
+
+
 def test_bound_test_per_layer():
     test = overlap.bound_test(_records(), task="ner", sparsity=50).set_index("layer")
     assert list(test.index) == ["0", "1", "all"]
@@ -85,6 +103,10 @@ def test_bound_test_per_layer():
     assert row["difference"] == pytest.approx(0.3) and row["cross_language_same_seed"] == pytest.approx(0.8)
     # 4 values, 2 above: 6 splits; the observed one is the most extreme, so p = 1/6
     assert row["p_value"] == pytest.approx(1 / 6) and row["n_cross"] == 2 and row["n_bound"] == 2
+    # The clone's test: where the mean of a language pair's 2 seed pairs falls if it were a same-language
+    # pair, from the 2 same-language values 0.9 and 0.7: 0.8 +- t(1) * s * sqrt(1/2 + 1/2).
+    half = stats.t.ppf(0.975, 1) * np.std([0.9, 0.7], ddof=1) * 1.0
+    assert (row["same_pi_low"], row["same_pi_high"]) == pytest.approx((0.8 - half, 0.8 + half))
     one_seed = overlap.bound_test(_records()[2:3], task="ner", sparsity=50)
     assert one_seed["p_value"].isna().all() and one_seed["method"].str.startswith("undefined").all()
 

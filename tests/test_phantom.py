@@ -32,7 +32,7 @@ def _overlap(values: dict, bound: float, ci=(0.80, 0.90)):
     rows = [{"kind": "cross_language", "lang_a": "t0", "lang_b": b, "layer": "all", "jaccard": v}
             for b, v in values.items()]  # fmt: skip
     rows.append({"kind": "cross_language", "lang_a": "t1", "lang_b": "t2", "layer": "all", "jaccard": 0.5})
-    test = pd.DataFrame([{"layer": "all", "same_language": bound, "bound_ci_low": ci[0], "bound_ci_high": ci[1],
+    test = pd.DataFrame([{"layer": "all", "same_language": bound, "same_pi_low": ci[0], "same_pi_high": ci[1],
                           "p_value": 0.1}])  # fmt: skip
     return pd.DataFrame(rows), test
 

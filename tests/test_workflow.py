@@ -152,6 +152,9 @@ def test_micro_tables(micro_run):
         bound = pd.read_csv(tables / task / "overlap_bound_sparsity40.csv", dtype={"layer": str})
         assert sorted(bound["layer"]) == sorted(layers) and bound["p_value"].between(0, 1).all()
         assert (bound["n_cross"] == 2).all() and (bound["n_bound"] == 2).all()
+        # a pair's mean of 2 seed pairs varies less than one pair but the interval is still wider than the mean's
+        widths = bound["same_pi_high"] - bound["same_pi_low"], bound["bound_ci_high"] - bound["bound_ci_low"]
+        assert (widths[0] >= widths[1]).all()
         random = overlap[overlap["kind"] == "random"]["jaccard"].astype(float)
         assert random.tolist() == pytest.approx([0.6 / 1.4] * n)
 

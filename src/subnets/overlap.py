@@ -12,7 +12,9 @@ Which pairs are compared (:func:`overlap_pairs`):
 Each row of :func:`overlap_table` has the mean over the pair's seed pairs and a 95% t-interval over them
 (``ci_low``, ``ci_high``; NaN when there is a single seed pair). Seed pairs that share a mask are not independent,
 so the interval is indicative. :func:`bound_test` asks, per layer, whether cross-language overlap lies below the
-same-language bound: a one-sided permutation test of the difference of means (exact when the splits are few).
+same-language bound: a one-sided permutation test of the difference of means (exact when the splits are few);
+its ``same_pi_low`` / ``same_pi_high`` are the 95% prediction interval of a language pair's mean over its seed
+pairs were the two one language (:func:`t_prediction_interval`), the range the phantom's clone must fall in.
 The Jaccard index and its random expectation are :func:`subnets.masks.jaccard_by_layer` and
 :func:`subnets.masks.expected_random_jaccard`.
 """
@@ -86,6 +88,20 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     if len(values) < 2:
         return math.nan, math.nan
     half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def t_prediction_interval(values: Sequence[float], new: int = 1, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Where the mean of ``new`` more draws like ``values`` falls with probability ``confidence`` (normal
+    model): mean +- t * s * sqrt(1/new + 1/n). Unlike the interval of the mean, it does not shrink to a point as
+    the values grow in number, so it answers "is this value like those?"; (nan, nan) for fewer than two values."""
+    from scipy import stats
+
+    values = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if len(values) < 2 or new < 1:
+        return math.nan, math.nan
+    spread = values.std(ddof=1) * math.sqrt(1 / new + 1 / len(values))
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * spread
     return float(values.mean() - half), float(values.mean() + half)
 
 
@@ -178,11 +194,17 @@ def bound_test(records: Iterable[Record], *, task: str, sparsity: int) -> pd.Dat
         p_value, method = permutation_p_value(cross, bound)
         cross_low, cross_high = t_interval(cross)
         bound_low, bound_high = t_interval(bound)
+        # Where a language pair's mean over its seed pairs would fall if the two were one language: the test
+        # of the phantom's clone (a single pair is judged against single pairs, not against their mean).
+        crossed = here[here["kind"] == "cross_language"] if len(here) else here
+        per_pair = int(crossed.groupby(["lang_a", "lang_b"]).size().max()) if len(crossed) else 1
+        same_low, same_high = t_prediction_interval(bound, new=per_pair)
         mean = lambda v: float(np.mean(v)) if v else math.nan  # noqa: E731
         rows.append({"task": task, "sparsity": int(sparsity), "layer": layer, "cross_language": mean(cross),
                      "cross_ci_low": cross_low, "cross_ci_high": cross_high, "n_cross": len(cross),
                      "same_language": mean(bound), "bound_ci_low": bound_low, "bound_ci_high": bound_high,
-                     "n_bound": len(bound), "difference": mean(bound) - mean(cross), "p_value": p_value,
+                     "n_bound": len(bound), "same_pi_low": same_low, "same_pi_high": same_high,
+                     "difference": mean(bound) - mean(cross), "p_value": p_value,
                      "method": method, "cross_language_same_seed": mean(values["cross_language_same_seed"])})  # fmt: skip
     return pd.DataFrame(rows)
 

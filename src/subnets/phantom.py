@@ -82,11 +82,11 @@ def overlap_rows(task: str, overlap: pd.DataFrame, bound: pd.DataFrame, roles: M
         for _, row in whole.iterrows() if pivot in (row["lang_a"], row["lang_b"])
     }  # fmt: skip
     if clone in with_pivot and len(bound_all):
-        low, high = float(bound_all["bound_ci_low"].iloc[0]), float(bound_all["bound_ci_high"].iloc[0])
+        low, high = float(bound_all["same_pi_low"].iloc[0]), float(bound_all["same_pi_high"].iloc[0])
         value = with_pivot[clone]
         rows.append({
             "planted": f"the clone {clone} is the pivot {pivot}", "measurement": "overlap (whole model)",
-            "task": task, "expected": "pivot-clone overlap inside the same-language bound's 95% interval",
+            "task": task, "expected": "pivot-clone overlap inside the 95% prediction interval of a same-language pair",
             "observed": f"{value:.3f} against [{low:.3f}, {high:.3f}]",
             "recovered": None if math.isnan(low) else bool(low <= value <= high),
         })  # fmt: skip
