@@ -58,7 +58,7 @@ def test_overlap_plot(tmp_path):
     _check(paths)
 
 
-def test_overlap_plot_draws_a_band_per_line_with_an_interval(tmp_path, monkeypatch):
+def test_overlap_plot_draws_bands_for_the_cross_language_mean_and_the_bound(tmp_path, monkeypatch):
     layers = lambda v: {"0": v, "1": v + 0.05, "all": v}  # noqa: E731
     records = [
         ("cross_language", ("t0", 0), ("t1", 1), layers(0.40)),
@@ -73,9 +73,11 @@ def test_overlap_plot_draws_a_band_per_line_with_an_interval(tmp_path, monkeypat
     plots.plot_overlap(table, [tmp_path / "fig3.png"], bound=bound)
     (ax,) = drawn[0].axes
     bands = [c for c in ax.collections if type(c).__name__ in ("PolyCollection", "FillBetweenPolyCollection")]
-    assert len(bands) == 2  # the t0-t1 pair and the same-language bound
+    assert len(bands) == 2  # the mean of the cross-language pairs and the same-language bound; no pair's own
     labels = [line.get_label() for line in ax.lines]
-    assert "t0-t1" in labels and "same language (seeds)" in labels
+    assert {"t0-t1", "cross-language (mean)", "same language (seeds)"} <= set(labels)
+    mean = next(line for line in ax.lines if line.get_label() == "cross-language (mean)")
+    assert list(mean.get_ydata()) == pytest.approx([0.45, 0.50])  # over the two seed pairs, layers 0 and 1
 
 
 def test_overlap_plot_of_an_encoder_decoder(tmp_path):

@@ -130,10 +130,12 @@ def plot_overlap(
     language_order: Sequence[str] | None = None,
     title: str | None = None,
 ) -> None:
-    """Fig. 3: Jaccard overlap per layer, one line per language pair (tickets of different seeds) with its 95%
-    interval as a band, the same-language bound over seed pairs with its band (from ``bound``, the
-    :func:`subnets.overlap.bound_test` table; else the mean of the per-language rows) and the random expectation.
-    ``table`` is the :func:`subnets.overlap.overlap_table` of one task. The "all" column is left out."""
+    """Fig. 3: Jaccard overlap per layer, one line per language pair (tickets of different seeds), the mean over
+    every cross-language pair and the same-language bound over seed pairs, each of those two with its 95%
+    interval as a band (from ``bound``, the :func:`subnets.overlap.bound_test` table; else the bound is the mean
+    of the per-language rows, without a band), and the random expectation. A single pair's interval is not drawn:
+    over two seed pairs (t with one degree of freedom) it spans most of the axis. ``table`` is the
+    :func:`subnets.overlap.overlap_table` of one task. The "all" column is left out."""
     plt, sns = _pyplot()
     data = table[table["layer"] != "all"].sort_values("layer_index")
     layers = list(dict.fromkeys(data["layer"]))
@@ -148,9 +150,12 @@ def plot_overlap(
         line = cross[(cross["lang_a"] == a) & (cross["lang_b"] == b)]
         x = line["layer"].map(position)
         ax.plot(x, line["jaccard"], marker="o", ms=3, lw=1, color=colour, label=f"{a}-{b}")
-        ax.fill_between(x, line["ci_low"], line["ci_high"], color=colour, alpha=0.15, lw=0)
     if bound is not None and len(bound):
         here = bound.set_index("layer").reindex(layers)
+        ax.plot(range(len(layers)), here["cross_language"], color="tab:blue", lw=2.2, alpha=0.8,
+                label="cross-language (mean)")
+        ax.fill_between(range(len(layers)), here["cross_ci_low"], here["cross_ci_high"], color="tab:blue", alpha=0.15,
+                        lw=0)
         ax.plot(range(len(layers)), here["same_language"], color="black", ls="--", lw=1.5, label="same language (seeds)")
         ax.fill_between(range(len(layers)), here["bound_ci_low"], here["bound_ci_high"], color="black", alpha=0.12, lw=0)
     elif (data["kind"] == "same_language").any():
