@@ -59,8 +59,9 @@ def test_the_clone_is_the_pivot_to_the_probes():
 
 def test_the_clone_is_closer_to_the_pivot_than_any_other_language():
     """Of the overlap rows, the control is the clone above every pair of distinct languages. Whether it also lies
-    inside the same-language bound's interval is a finding the phantom table reports: the clone's tickets are
-    trained on other sentences than the pivot's, which the bound (one language's data, two seeds) never varies."""
+    inside a same-language pair's prediction interval is a finding the phantom table reports: the clone's tickets
+    are trained on other sentences than the pivot's, which the bound (one language's data, two seeds) never
+    varies."""
     roles = _phantom()["planted"].iloc[0]
     if "clone" not in roles:
         pytest.skip(f"the demo world has no clone ({roles})")
