@@ -46,11 +46,6 @@ def chains(args, overrides: dict) -> tuple[dict[tuple[str, int], dict], dict[tup
     from subnets.training import TrainingConfig
 
     torch.set_num_threads(args.threads)
-    if args.head_seed is not None:  # diagnostic: every chain's task head drawn with one seed
-        import subnets.theta0
-
-        original = subnets.theta0.build_task_model
-        subnets.theta0.build_task_model = lambda pretrained, task, seed=0: original(pretrained, task, args.head_seed)
     config = yaml.safe_load((args.study_dir / args.config).read_text())
     resources = args.study_dir / "resources" / args.study
     model = str(resources / "models" / config["model"]["name"])
@@ -130,10 +125,12 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="training overrides, key=value")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prune-from", choices=["best", "last"], help="override the config's imp.prune_from")
-    parser.add_argument("--head-seed", type=int, help="diagnostic: draw every chain's task head with this seed")
+    parser.add_argument("--head-seed", type=int, help="draw every chain's task head with this seed (as --set head_seed=N)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     overrides = {k: _value(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.head_seed is not None:  # every chain's task head drawn with one seed (TrainingConfig.head_seed)
+        overrides["head_seed"] = args.head_seed
     started = time.time()
     masks, peaks = chains(args, overrides)
     clone = args.clone if args.clone in args.languages else None
@@ -144,8 +141,8 @@ def main() -> None:
     reference = pack_by_layer(theta0_mask(args, sparsity(next(iter(masks.values())))))
     result["to_theta0"] = {f"{lang}/{seed}": jaccard_of_packed([reference, pack_by_layer(mask)])["all"]
                            for (lang, seed), mask in masks.items()}  # fmt: skip
-    record = {"task": args.task, "overrides": overrides, "prune_from": args.prune_from, "seeds": args.seeds, "languages": args.languages,
-              "seconds": round(time.time() - started, 1), "peaks": {f"{k[0]}/{k[1]}": v for k, v in peaks.items()},
+    record = {"task": args.task, "overrides": overrides, "prune_from": args.prune_from, "seeds": args.seeds,
+              "languages": args.languages, "seconds": round(time.time() - started, 1), "peaks": {f"{k[0]}/{k[1]}": v for k, v in peaks.items()},
               **result, "summary": summary(result, args.languages[0], clone)}  # fmt: skip
     print(json.dumps(record["summary"], indent=1))
     if args.out:

@@ -81,17 +81,12 @@ def measure(paths: Mapping[Key, str | os.PathLike], languages: Sequence[str], se
 
 
 def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The two-sided t confidence interval of the mean of ``values``; (nan, nan) for fewer than two values."""
-    from scipy import stats
-
-    values = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
-    if len(values) < 2:
-        return math.nan, math.nan
-    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return float(values.mean() - half), float(values.mean() + half)
+    """The two-sided t confidence interval of the mean of ``values``; (nan, nan) for fewer than two values. It is
+    the prediction interval of the mean of infinitely many more draws."""
+    return t_prediction_interval(values, new=math.inf, confidence=confidence)
 
 
-def t_prediction_interval(values: Sequence[float], new: int = 1, confidence: float = CONFIDENCE) -> tuple[float, float]:
+def t_prediction_interval(values: Sequence[float], new: float = 1, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Where the mean of ``new`` more draws like ``values`` falls with probability ``confidence`` (normal
     model): mean +- t * s * sqrt(1/new + 1/n). Unlike the interval of the mean, it does not shrink to a point as
     the values grow in number, so it answers "is this value like those?"; (nan, nan) for fewer than two values."""
